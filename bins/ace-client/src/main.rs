@@ -4,7 +4,11 @@ use clap::Parser;
 
 /// Command-line arguments of `ace-client`.
 #[derive(Debug, Parser)]
-#[command(name = "ace-client", version, about = "Group client of RFC 9594: join groups, fetch keys, talk Group OSCORE")]
+#[command(
+    name = "ace-client",
+    version,
+    about = "Group client of RFC 9594: join groups, fetch keys, talk Group OSCORE"
+)]
 struct Args {}
 
 fn main() -> anyhow::Result<()> {

@@ -4,7 +4,11 @@ use clap::Parser;
 
 /// Command-line arguments of `ace-scenario`.
 #[derive(Debug, Parser)]
-#[command(name = "ace-scenario", version, about = "Run scripted ACE group key provisioning scenarios and the end-to-end demo")]
+#[command(
+    name = "ace-scenario",
+    version,
+    about = "Run scripted ACE group key provisioning scenarios and the end-to-end demo"
+)]
 struct Args {}
 
 fn main() -> anyhow::Result<()> {

@@ -47,7 +47,7 @@ fn decode_one(bytes: &[u8]) -> Option<Value> {
 /// short random byte strings are not misread as integers.
 fn embedded(bytes: &[u8]) -> Option<Value> {
     match bytes.first()? >> 5 {
-        4 | 5 | 6 => decode_one(bytes),
+        4..=6 => decode_one(bytes),
         _ => None,
     }
 }
@@ -187,13 +187,19 @@ mod tests {
     fn embedded_scope_is_shown_as_cbor() {
         // {3: <<["group1", "sender"]>>}
         let bytes = hex("a1034f826667726f7570316673656e646572");
-        assert_eq!(to_diag(&bytes).unwrap(), "{3: <<[\"group1\", \"sender\"]>>}");
+        assert_eq!(
+            to_diag(&bytes).unwrap(),
+            "{3: <<[\"group1\", \"sender\"]>>}"
+        );
     }
 
     #[test]
     fn pretty_output_indents_nested_containers() {
         let bytes = hex("a201810220a0");
-        assert_eq!(to_diag_pretty(&bytes).unwrap(), "{\n  1: [\n    2\n  ],\n  -1: {}\n}");
+        assert_eq!(
+            to_diag_pretty(&bytes).unwrap(),
+            "{\n  1: [\n    2\n  ],\n  -1: {}\n}"
+        );
     }
 
     #[test]
