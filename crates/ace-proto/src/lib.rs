@@ -8,6 +8,7 @@ pub mod code;
 pub mod diag;
 pub mod error;
 pub mod keys;
+pub mod roles;
 
 pub use cbor::Codec;
 pub use code::Code;
