@@ -1,0 +1,2 @@
+//! AIF (RFC 9237) data models and permission bits: Group OSCORE roles, pub-sub
+//! topic permissions.

@@ -1,0 +1,1 @@
+//! CoAP Content-Format numbers used by ACE and RFC 9594.

@@ -1,0 +1,2 @@
+//! ACE-OAuth messages of RFC 9200: the token endpoint, AS Request Creation
+//! Hints and introspection.
