@@ -1,0 +1,2 @@
+//! Criterion benchmarks of OSCORE and Group OSCORE (filled in below).
+fn main() {}
