@@ -64,6 +64,14 @@ pub enum ContextError {
         /// The COSE identifier.
         id: i64,
     },
+    /// An algorithm named by a text string this crate does not implement.
+    #[error("unsupported {what} algorithm {name:?}")]
+    UnsupportedAlgorithmName {
+        /// Which parameter.
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
     /// A required input parameter is missing.
     #[error("missing input parameter: {0}")]
     Missing(&'static str),

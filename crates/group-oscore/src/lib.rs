@@ -32,6 +32,7 @@ pub mod exchange;
 pub mod message;
 pub mod nonce;
 pub mod option;
+pub mod profile;
 pub mod replay;
 pub mod sequence;
 
