@@ -38,7 +38,13 @@
 //! Verification returns [`PopVerified`], which only this module can
 //! construct: code that must not proceed without a verified PoP (the KDC
 //! admitting a member, a Client accepting `kdc_cred`) takes a `PopVerified`
-//! as a parameter, so skipping the check does not compile.
+//! as a parameter, so skipping the check does not compile:
+//!
+//! ```compile_fail
+//! use ace_proto::pop::{PopMethod, PopVerified};
+//! // Outside this module a proof cannot be made up.
+//! let forged = PopVerified { method: PopMethod::Signature };
+//! ```
 
 use crate::cbor::bstr;
 use crate::code::Code;
@@ -379,16 +385,11 @@ impl std::fmt::Debug for SharedSecret {
 pub fn mac_with_secret(shared: &SharedSecret, pop_input: &[u8]) -> [u8; MAC_LEN] {
     let hkdf = hkdf::Hkdf::<sha2::Sha256>::new(Some(&[]), shared.as_bytes());
     let mut out = [0u8; MAC_LEN];
-    // HKDF-Expand can produce up to 255 * 32 bytes; 8 always fits.
-    if hkdf.expand(pop_input, &mut out).is_err() {
-        unreachable_expand();
-    }
+    // HKDF-Expand refuses only outputs longer than 255 * 32 bytes; the
+    // length here is the constant 8, so this cannot fail.
+    hkdf.expand(pop_input, &mut out)
+        .expect("an 8-byte HKDF-SHA256 output is within the 8160-byte limit");
     out
-}
-
-#[cold]
-fn unreachable_expand() {
-    // Kept out of line: HKDF-SHA256 refuses only outputs over 8160 bytes.
 }
 
 /// The MAC of pairwise-only groups, computed from the prover's own DH

@@ -3,6 +3,8 @@
 //! id filters, empty filters, node identifiers of non-members, the Join and
 //! FETCH shape rules, and the AIF role bitmaps of the Group OSCORE profile.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::groupcomm::{
     CredsContext, CredsFilter, CredsResponse, FetchCredsRequest, GetCreds, Member, OrNothing,
     PeerCredentials, select_creds,

@@ -9,6 +9,8 @@
 //! with Python `cbor2` (preferred serialization, keys in the figure's order)
 //! and pasted here; the PoP inputs are the RFC's own bytes.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::cbor::{IntOrText, Value};
 use ace_proto::consts::groupcomm::{ErrorId, key_type, profile};
 use ace_proto::groupcomm::*;
