@@ -39,7 +39,7 @@
 
 mod cred_update;
 mod creds;
-// mod error_body;
+mod error_body;
 pub mod get_creds;
 pub mod group_oscore_input;
 mod groups;
@@ -53,7 +53,7 @@ mod verif_data;
 
 pub use cred_update::CredUpdateRequest;
 pub use creds::{CredsResponse, FetchCredsRequest, PeerCredentials};
-// pub use error_body::GroupcommErrorBody;
+pub use error_body::GroupcommErrorBody;
 pub use get_creds::{CredsContext, CredsFilter, CredsMember, GetCreds, Member, select_creds};
 pub use group_oscore_input::{Capabilities, GroupOscoreInputMaterial};
 pub use groups::{GroupId, GroupNamesRequest, GroupNamesResponse};
