@@ -51,11 +51,6 @@ pub(crate) fn bytes(out: &mut Vec<u8>, value: &[u8]) {
     out.extend_from_slice(value);
 }
 
-/// Writes the head of a byte string of `len` bytes; the caller appends them.
-pub(crate) fn bytes_head(out: &mut Vec<u8>, len: usize) {
-    head(out, Major::Bytes, len as u64);
-}
-
 /// Writes a text string.
 pub(crate) fn text(out: &mut Vec<u8>, value: &str) {
     head(out, Major::Text, value.len() as u64);

@@ -29,6 +29,7 @@ pub mod context;
 pub mod derive;
 pub mod error;
 pub mod exchange;
+pub mod group;
 pub mod message;
 pub mod nonce;
 pub mod option;
