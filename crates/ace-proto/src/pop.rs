@@ -80,6 +80,10 @@ pub fn kdc_pop_input(n_c: &[u8], n_kdc: &[u8]) -> Vec<u8> {
 /// Why PoP evidence was refused or could not be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PopError {
+    /// The request carries no PoP evidence where one is required (e.g. a
+    /// first join with `client_cred` but no `client_cred_verify`).
+    #[error("PoP evidence missing")]
+    MissingEvidence,
     /// The signature does not verify with the credential's key.
     #[error("PoP signature does not verify")]
     BadSignature,

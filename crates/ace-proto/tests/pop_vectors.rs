@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 use ace_proto::Codec;
-use ace_proto::groupcomm::{JoinRequest, KdcCred};
+use ace_proto::groupcomm::{CredUpdateRequest, JoinRequest, KdcCred};
 use ace_proto::keys::{SignatureAlgorithm, SigningKey};
 use ace_proto::pop::{
     self, DhCurve, DhPrivateKey, DhPublicKey, PopCheck, PopError, PopMethod, PopProver,
@@ -287,6 +287,30 @@ fn join_flow_client_signs_kdc_verifies_and_back() {
                 .verify(&received.pop_input(&other_n_s, None).unwrap(), evidence)
                 .is_err()
         );
+        // The same through the request's own check, as the KDC runs it.
+        assert!(received.verify_pop(&n_s, None, check).is_ok());
+        let refused = received.verify_pop(&other_n_s, None, check).unwrap_err();
+        assert_eq!(
+            (refused.code(), refused.error_id()),
+            (Code::BAD_REQUEST, Some(3))
+        );
+        let mut no_evidence = received.clone();
+        no_evidence.client_cred_verify = None;
+        let refused = no_evidence.verify_pop(&n_s, None, check).unwrap_err();
+        assert_eq!(refused.error_id(), Some(3));
+        let mut no_scope = received.clone();
+        no_scope.scope = None;
+        let refused = no_scope.verify_pop(&n_s, None, check).unwrap_err();
+        assert_eq!(
+            (refused.code(), refused.error_id()),
+            (Code::BAD_REQUEST, None)
+        );
+        // The KDC's default scope stands in for an absent one.
+        assert!(
+            no_scope
+                .verify_pop(&n_s, received.scope.as_deref(), check)
+                .is_ok()
+        );
 
         // KDC answers with its credential and PoP over N_C | N_KDC.
         let n_kdc = ace_proto::keys::random_bytes(8);
@@ -308,4 +332,30 @@ fn join_flow_client_signs_kdc_verifies_and_back() {
                 .is_err()
         );
     }
+}
+
+#[test]
+fn credential_update_pop_uses_the_latest_join_scope() {
+    // RFC 9594 section 4.9.1: scope of the latest Join Request, latest N_S,
+    // new N_C.
+    let key = SigningKey::generate(SignatureAlgorithm::EdDsa);
+    let scope = h("826667726f7570316673656e646572");
+    let n_s = h("018a278f7faab55a");
+    let mut update = CredUpdateRequest {
+        client_cred: vec![0xa0],
+        cnonce: h("0446baefc56111bf"),
+        client_cred_verify: vec![],
+    };
+    update.client_cred_verify = pop::sign(&key, &update.pop_input(&scope, &n_s));
+    let public = key.verifying_key();
+    let check = PopCheck::Signature(&public);
+    assert!(update.verify_pop(&scope, &n_s, check).is_ok());
+    let other_scope = h("826667726f757032");
+    assert_eq!(
+        update
+            .verify_pop(&other_scope, &n_s, check)
+            .unwrap_err()
+            .error_id(),
+        Some(3)
+    );
 }

@@ -38,6 +38,18 @@ impl CredUpdateRequest {
     pub fn pop_input(&self, latest_join_scope: &[u8], n_s: &[u8]) -> Vec<u8> {
         pop::client_pop_input(latest_join_scope, n_s, &self.cnonce)
     }
+
+    /// The KDC's check of `client_cred_verify` (RFC 9594 section 4.9.1);
+    /// a failure is 4.00 with error id 3.
+    pub fn verify_pop(
+        &self,
+        latest_join_scope: &[u8],
+        n_s: &[u8],
+        check: pop::PopCheck<'_>,
+    ) -> Result<pop::PopVerified, DecodeError> {
+        let input = self.pop_input(latest_join_scope, n_s);
+        Ok(check.verify(&input, &self.client_cred_verify)?)
+    }
 }
 
 impl Codec for CredUpdateRequest {

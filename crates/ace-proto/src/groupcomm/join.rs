@@ -59,6 +59,28 @@ impl JoinRequest {
         let scope = self.scope.as_deref().or(default_scope)?;
         Some(pop::client_pop_input(scope, n_s, &self.cnonce))
     }
+
+    /// The KDC's check of `client_cred_verify` (RFC 9594 section 4.3.1):
+    /// the evidence must be present and verify with `check` over
+    /// `bstr(scope) | bstr(N_S) | bstr(N_C)`. A refusal is 4.00 with error
+    /// id 3 ([`DecodeError::Groupcomm`], via `From<PopError>`), except a
+    /// request with neither `scope` nor a default scope, which is a bare
+    /// 4.00 (the KDC cannot tell which roles are asked for).
+    pub fn verify_pop(
+        &self,
+        n_s: &[u8],
+        default_scope: Option<&[u8]>,
+        check: pop::PopCheck<'_>,
+    ) -> Result<pop::PopVerified, DecodeError> {
+        let input = self
+            .pop_input(n_s, default_scope)
+            .ok_or(DecodeError::missing(REQUEST, "scope"))?;
+        let evidence = self
+            .client_cred_verify
+            .as_deref()
+            .ok_or(pop::PopError::MissingEvidence)?;
+        Ok(check.verify(&input, evidence)?)
+    }
 }
 
 impl Codec for JoinRequest {
