@@ -230,7 +230,7 @@ impl Codec for Confirmation {
 /// that order (RFC 9203's example uses `aud, iat, exp, scope, cnf`).
 /// Decoding records the wire order in `claim_order`, so a decoded set
 /// encodes back to the same bytes. `claim_order` is presentation only:
-/// equality compares the claims.
+/// equality compares the claims (unknown claims in any order).
 #[derive(Debug, Clone, Default)]
 pub struct ClaimsSet {
     /// `iss` (1).
@@ -278,7 +278,8 @@ impl PartialEq for ClaimsSet {
             && self.ace_profile == other.ace_profile
             && self.cnonce == other.cnonce
             && self.exi == other.exi
-            && self.rest == other.rest
+            && self.rest.len() == other.rest.len()
+            && self.rest.iter().all(|entry| other.rest.contains(entry))
     }
 }
 

@@ -7,6 +7,8 @@
 //! protected `{1: -8, 3: 0}`, unprotected `{4: '11'}`, payload
 //! "This is the content.".
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::cwt::{self, Tagging, TokenError, TokenKey, TokenVerifier};
 use ace_proto::keys::{SignatureAlgorithm, SigningKey};
 

@@ -3,6 +3,8 @@
 //! keys; the builder adds `alg` in the RFC key order; malformed, private,
 //! off-curve and mismatched keys are refused.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::Codec;
 use ace_proto::cbor::{IntOrText, Value};
 use ace_proto::consts::cose::{alg, crv};

@@ -3,6 +3,8 @@
 //! RFC's diagnostic notation with an independent CBOR encoder), decoded back,
 //! and refused when malformed.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::Codec;
 use ace_proto::cbor::IntOrText;
 use ace_proto::code::Code;

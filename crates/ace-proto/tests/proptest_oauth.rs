@@ -4,6 +4,8 @@
 //! arbitrary bytes (raw, or well-formed CBOR of any shape) into every decoder
 //! never panic.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::Codec;
 use ace_proto::authz_info::{
     EcdhInfoEntry, GroupNames, KdcDhCredsEntry, SignInfoEntry, TokenTransferRequest,

@@ -3,6 +3,8 @@
 //! reproduced byte for byte, and a flipped byte in each fails with the
 //! right error. Hex copied from `shared/vectors/rfc8392-cwt.json`.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::Codec;
 use ace_proto::code::Code;
 use ace_proto::credential::CoseKey;

@@ -3,6 +3,8 @@
 //! parameters (sections 4.1, 4.2) and the Master Salt (section 4.3). Hex
 //! from `shared/vectors/ace-profile-examples.json`.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::Codec;
 use ace_proto::authz_info::{TokenTransferRequest, TokenTransferResponse};
 use ace_proto::cbor::IntOrText;

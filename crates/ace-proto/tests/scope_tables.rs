@@ -3,6 +3,8 @@
 //! attempts, several groups, pub-sub topic permissions, the Group OSCORE
 //! join role rules, and MQTT text scopes.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::Codec;
 use ace_proto::consts::aif::pubsub::{APP_GROUP, DELETE, PUBLISH, READ};
 use ace_proto::roles::Roles;
