@@ -509,9 +509,13 @@ impl SecurityContext {
     /// notifications per section 7.4.1). The client stops processing on any
     /// error; no error response is sent.
     ///
-    /// For a notification the Observe option of the returned message is set
-    /// to the three least significant bytes of its Partial IV (section
-    /// 4.1.3.5.2), so that the freshest notification has the largest value.
+    /// For a notification the Observe option of the returned message is
+    /// derived from its Partial IV (section 4.1.3.5.2 lets the client use
+    /// the Partial IV for the Observe value): the three least significant
+    /// bytes of Partial IV + 1, and 0 for the one notification without
+    /// Partial IV. The offset keeps that notification strictly the oldest
+    /// even when the server's first Partial IV is 0, so the Observe ordering
+    /// of RFC 7641 section 3.4 sees every accepted notification as newer.
     pub fn unprotect_response(
         &mut self,
         response: &Packet,
@@ -564,7 +568,8 @@ pub(crate) fn is_registration(request: &Packet) -> bool {
 /// Applies the notification rules of RFC 8613 section 4.1.3.5.2 to a
 /// decrypted response: an Inner Observe in a response to a non-Observe
 /// request stops processing; in a notification the Observe value becomes
-/// the low 24 bits of the Partial IV.
+/// the low 24 bits of Partial IV + 1, or 0 without Partial IV (see
+/// [`SecurityContext::unprotect_response`]).
 pub(crate) fn finish_response(
     decrypted: &mut Packet,
     seq: Option<u64>,
@@ -579,7 +584,7 @@ pub(crate) fn finish_response(
         ));
     }
     message::remove_option(decrypted, OBSERVE);
-    let value = seq.map_or(0, |s| s & 0xff_ffff);
+    let value = seq.map_or(0, |s| s.wrapping_add(1) & 0xff_ffff);
     message::add_option(decrypted, OBSERVE, message::uint_value(value));
     Ok(())
 }
