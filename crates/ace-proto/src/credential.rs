@@ -385,16 +385,21 @@ impl PublicKey {
 
 impl From<&VerifyingKey> for PublicKey {
     fn from(key: &VerifyingKey) -> Self {
+        // Both key types have 32-byte coordinates; copying through a
+        // length-checked helper keeps this total anyway.
+        fn to32(bytes: &[u8]) -> [u8; 32] {
+            let mut out = [0u8; 32];
+            let n = bytes.len().min(32);
+            out[..n].copy_from_slice(&bytes[..n]);
+            out
+        }
         let (x, y) = key.coordinates();
-        let mut xa = [0u8; 32];
-        xa.copy_from_slice(&x[..32.min(x.len())]);
         match y {
-            None => Self::Ed25519(xa),
-            Some(y) => {
-                let mut ya = [0u8; 32];
-                ya.copy_from_slice(&y[..32.min(y.len())]);
-                Self::P256 { x: xa, y: ya }
-            }
+            None => Self::Ed25519(to32(&x)),
+            Some(y) => Self::P256 {
+                x: to32(&x),
+                y: to32(&y),
+            },
         }
     }
 }

@@ -79,7 +79,7 @@ pub const ECDH_INFO: i64 = 47;
 pub const KDC_DH_CREDS: i64 = 48;
 
 /// OAuth Error Code CBOR Mappings (RFC 9200 section 5.8.3, Table 3; section
-/// 8.5), the values of [`ERROR`](super::ERROR).
+/// 8.5), the values of [`ERROR`].
 pub mod error_code {
     /// `invalid_request` (RFC 6749 section 5.2).
     pub const INVALID_REQUEST: i64 = 1;
@@ -100,7 +100,7 @@ pub mod error_code {
 }
 
 /// OAuth Grant Type CBOR Mappings (RFC 9200 section 8.6, Table 4), the values
-/// of [`GRANT_TYPE`](super::GRANT_TYPE).
+/// of [`GRANT_TYPE`].
 pub mod grant_type {
     /// `password`.
     pub const PASSWORD: u64 = 0;
@@ -114,7 +114,7 @@ pub mod grant_type {
 }
 
 /// OAuth Access Token Type CBOR Mappings (RFC 9200 section 8.7), the values of
-/// [`TOKEN_TYPE`](super::TOKEN_TYPE).
+/// [`TOKEN_TYPE`].
 pub mod token_type {
     /// `Bearer` (RFC 6750).
     pub const BEARER: i64 = 1;
@@ -124,7 +124,7 @@ pub mod token_type {
 }
 
 /// ACE Profiles registry (RFC 9200 section 8.8), the values of
-/// [`ACE_PROFILE`](super::ACE_PROFILE).
+/// [`ACE_PROFILE`].
 pub mod ace_profile {
     /// `coap_dtls`, RFC 9202 section 11.2.
     pub const COAP_DTLS: i64 = 1;
