@@ -342,7 +342,7 @@ impl SecurityContext {
         request: &Packet,
     ) -> Result<(Packet, ClientExchange), ProtectError> {
         let split = message::split(request, MessageKind::Request)?;
-        let seq = self.sequence.next()?;
+        let seq = self.sequence.next_number()?;
         let piv = encode_piv(seq);
         let kid_context = if self.send_kid_context {
             self.id_context.clone()
@@ -483,7 +483,7 @@ impl SecurityContext {
                 self.nonce(&exchange.request_kid, &exchange.request_piv),
             )
         } else {
-            let piv = encode_piv(self.sequence.next()?);
+            let piv = encode_piv(self.sequence.next_number()?);
             let nonce = self.nonce(&self.sender_id, &piv);
             (
                 OscoreOption {

@@ -12,7 +12,7 @@
 //! to the value passed to [`SenderSequence::resume`].
 //!
 //! The largest number is 2^40 - 1 (section 7.2.1); after it the Sender
-//! Context MUST NOT be used, and [`SenderSequence::next`] reports
+//! Context MUST NOT be used, and [`SenderSequence::next_number`] reports
 //! [`SequenceError::Exhausted`].
 
 use std::fmt;
@@ -107,13 +107,13 @@ impl SenderSequence {
         Self::new(Box::new(Volatile), u64::MAX)
     }
 
-    /// The number the next call to [`SenderSequence::next`] hands out.
+    /// The number the next call to [`SenderSequence::next_number`] hands out.
     pub fn peek(&self) -> u64 {
         self.next
     }
 
     /// Hands out the next number, reserving a new block first when needed.
-    pub fn next(&mut self) -> Result<u64, SequenceError> {
+    pub fn next_number(&mut self) -> Result<u64, SequenceError> {
         let seq = self.next;
         if seq > MAX_SEQUENCE_NUMBER {
             return Err(SequenceError::Exhausted);
@@ -148,7 +148,7 @@ mod tests {
         let (log, store) = recording();
         let mut s = SenderSequence::new(store, 10);
         for expect in 0..25 {
-            assert_eq!(s.next().unwrap(), expect);
+            assert_eq!(s.next_number().unwrap(), expect);
         }
         assert_eq!(*log.lock().unwrap(), vec![10, 20, 30]);
         // Restart: resume at the last durable mark; numbers 25..29 are skipped,
@@ -156,7 +156,7 @@ mod tests {
         let mark = *log.lock().unwrap().last().unwrap();
         let (log2, store2) = recording();
         let mut s = SenderSequence::resume(mark, store2, 10);
-        assert_eq!(s.next().unwrap(), 30);
+        assert_eq!(s.next_number().unwrap(), 30);
         assert_eq!(*log2.lock().unwrap(), vec![40]);
     }
 
@@ -172,9 +172,12 @@ mod tests {
             }
         };
         let mut s = SenderSequence::new(Box::new(store), 2);
-        assert_eq!(s.next().unwrap(), 0);
-        assert_eq!(s.next().unwrap(), 1);
-        assert_eq!(s.next(), Err(SequenceError::Store("disk full".into())));
+        assert_eq!(s.next_number().unwrap(), 0);
+        assert_eq!(s.next_number().unwrap(), 1);
+        assert_eq!(
+            s.next_number(),
+            Err(SequenceError::Store("disk full".into()))
+        );
         assert_eq!(s.peek(), 2);
     }
 
@@ -182,10 +185,10 @@ mod tests {
     fn exhaustion_at_2_pow_40_minus_1() {
         let (log, store) = recording();
         let mut s = SenderSequence::resume(MAX_SEQUENCE_NUMBER - 1, store, 1000);
-        assert_eq!(s.next().unwrap(), MAX_SEQUENCE_NUMBER - 1);
-        assert_eq!(s.next().unwrap(), MAX_SEQUENCE_NUMBER);
-        assert_eq!(s.next(), Err(SequenceError::Exhausted));
-        assert_eq!(s.next(), Err(SequenceError::Exhausted));
+        assert_eq!(s.next_number().unwrap(), MAX_SEQUENCE_NUMBER - 1);
+        assert_eq!(s.next_number().unwrap(), MAX_SEQUENCE_NUMBER);
+        assert_eq!(s.next_number(), Err(SequenceError::Exhausted));
+        assert_eq!(s.next_number(), Err(SequenceError::Exhausted));
         assert_eq!(*log.lock().unwrap(), vec![MAX_SEQUENCE_NUMBER + 1]);
     }
 }

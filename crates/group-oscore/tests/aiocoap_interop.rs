@@ -17,6 +17,8 @@
 //! Without it the tests print "skipped: peer aiocoap missing", or fail when
 //! `ACE_REQUIRE_PEERS=1`.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};

@@ -4,6 +4,8 @@
 //! Context recovered through Echo (RFC 10021 section 9), long exchanges
 //! with several responses, and Sender Sequence Number persistence.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use std::sync::{Arc, Mutex};
 
 use ace_proto::keys::{SignatureAlgorithm, SigningKey};
@@ -217,7 +219,7 @@ fn deleted_recipient_context_means_echo_before_delivery() {
     // The server deletes a Recipient Context (e.g. to reclaim memory): from
     // now on new Recipient Contexts start with an invalid replay window
     // (RFC 10021 section 2.6.1.2).
-    server.remove_members(&[c.id.clone()]);
+    server.remove_members(std::slice::from_ref(&c.id));
     server.add_member(member(&a)).unwrap();
     assert!(!server.current().replay_window(&a.id).unwrap().is_valid());
 

@@ -13,6 +13,8 @@
 //!   own Ed25519 code signs the same bytes to the same signature when given
 //!   the RFC structure (same script).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::keys::{SignatureAlgorithm, SigningKey, VerifyingKey};
 use coap_lite::{CoapOption, MessageClass, Packet};
 use group_oscore::group::{

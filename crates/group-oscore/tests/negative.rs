@@ -2,6 +2,8 @@
 //! the context still serving afterwards: replayed, tampered, unknown-kid,
 //! malformed, wrong-Gid, forged-signature and wrong-role messages.
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::keys::{SignatureAlgorithm, SigningKey};
 use ace_proto::roles::group_oscore::{MONITOR, REQUESTER, RESPONDER};
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
@@ -313,7 +315,7 @@ fn group_unknown_kid_and_first_contact() {
     // The hook says the credential is being fetched: 5.03 with Max-Age.
     let c_member = member_of(&c, Some(REQUESTER));
     let answers = std::sync::Arc::new(std::sync::Mutex::new(vec![
-        LookupResult::Found(c_member),
+        LookupResult::Found(Box::new(c_member)),
         LookupResult::Pending {
             retry_after: Some(30),
         },
@@ -357,7 +359,7 @@ fn created_recipient_is_dropped_when_its_message_fails() {
     let wrong = node(3);
     let m = member_of(&wrong, None);
     server.set_member_lookup(Box::new(move |_: &[u8], _: &[u8]| {
-        LookupResult::Found(m.clone())
+        LookupResult::Found(Box::new(m.clone()))
     }));
     let mut stranger = security(&c, None, vec![member_of(&b, None)]);
     let (outer, _) = stranger

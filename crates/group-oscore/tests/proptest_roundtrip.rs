@@ -10,6 +10,8 @@
 //! value is replaced from the Partial IV, section 4.1.3.5.2; covered by the
 //! interop and lifecycle tests).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::keys::{SignatureAlgorithm, SigningKey};
 use coap_lite::{CoapOption, MessageClass, MessageType, Packet};
 use group_oscore::group::{

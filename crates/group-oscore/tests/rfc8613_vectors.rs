@@ -4,6 +4,8 @@
 //!
 //! Hex values copied from `vectors/rfc8613-oscore.json` (RFC 8613 Appendix C).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use coap_lite::Packet;
 use group_oscore::sequence::{SenderSequence, Volatile};
 use group_oscore::{ContextParams, SecurityContext};

@@ -5,6 +5,8 @@
 //! Example values copied from `vectors/ace-profile-examples.json` (RFC 9203
 //! sections 3.2, 4.1, 4.2 and 4.3).
 
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
 use ace_proto::oscore_input::{OscoreInputMaterial, master_salt};
 use coap_lite::{MessageClass, Packet};
 use group_oscore::ContextError;

@@ -481,7 +481,7 @@ impl GroupContext {
             }
         };
         let sender = self.sender.as_mut().ok_or(ProtectError::NoSenderContext)?;
-        let piv = encode_piv(sender.sequence.next()?);
+        let piv = encode_piv(sender.sequence.next_number()?);
         let sender_id = sender.id.clone();
         let gid = self.params.gid.clone();
         let option = OscoreOption {
@@ -582,7 +582,7 @@ impl GroupContext {
         };
         match lookup.lookup(&self.params.gid, kid) {
             LookupResult::Found(member) if member.sender_id == kid => {
-                self.add_member(member)
+                self.add_member(*member)
                     .map_err(|_| UnprotectError::ContextNotFound)?;
                 Ok(true)
             }
@@ -845,7 +845,7 @@ impl GroupContext {
         let own_piv = if reuse {
             None
         } else {
-            Some(encode_piv(sender.sequence.next()?))
+            Some(encode_piv(sender.sequence.next_number()?))
         };
         let option = OscoreOption {
             group_flag: mode == ResponseMode::Group,

@@ -206,7 +206,7 @@ impl OwnIdentity {
 #[derive(Debug, Clone)]
 pub enum LookupResult {
     /// The member is known: create its Recipient Context.
-    Found(Member),
+    Found(Box<Member>),
     /// No member with this Sender ID: stop processing.
     Unknown,
     /// The credential is being fetched (e.g. from the Group Manager): stop
