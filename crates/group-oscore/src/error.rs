@@ -191,7 +191,7 @@ pub enum UnprotectError {
     /// The request verified, but the replay state is not initialized: the
     /// server must establish freshness with Echo (RFC 8613 Appendix B.1.2,
     /// RFC 10021 section 9). The request MUST NOT be delivered; answer with
-    /// [`EchoChallenge::response`] protected through the context.
+    /// [`crate::EchoChallenge::response`] protected through the context.
     #[error("request freshness unknown: Echo challenge required")]
     EchoRequired(Box<crate::exchange::EchoChallenge>),
     /// The mode of the message (Group Flag) is not supported by this group

@@ -19,7 +19,7 @@
 //!   credentials, roles, rekeying and a grace period for the old context.
 //! * Building blocks with one job each: [`option`] (the OSCORE option),
 //!   [`message`] (option classes, plaintext), [`aad`], [`nonce`],
-//!   [`derive`], [`replay`], [`sequence`] (persistence of sequence
+//!   [`mod@derive`], [`replay`], [`sequence`] (persistence of sequence
 //!   numbers), [`algorithm`] (the [`Aead`] trait and HKDF), [`error`].
 
 pub mod aad;
