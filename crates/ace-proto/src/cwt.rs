@@ -1279,6 +1279,18 @@ mod tests {
     }
 
     #[test]
+    fn oversized_plaintext_is_refused_by_encrypt0() {
+        let big = ClaimsSet {
+            cti: Some(vec![0; 70_000]),
+            ..claims()
+        };
+        assert!(matches!(
+            big.seal_encrypt0(&[1; 16], None, Tagging::Cose),
+            Err(SealError::PlaintextTooLong(_))
+        ));
+    }
+
+    #[test]
     fn error_codes_follow_rfc9200() {
         assert_eq!(TokenError::WrongAudience.code(), Code::FORBIDDEN);
         assert_eq!(TokenError::BadSignature.code(), Code::UNAUTHORIZED);
