@@ -1,9 +1,91 @@
-//! A CoAP endpoint (RFC 7252) on tokio and the coap-lite message codec.
-#![allow(missing_docs)]
+//! A CoAP endpoint (RFC 7252) on tokio and the coap-lite message codec:
+//! server and client on one UDP socket, with the message layer, block-wise
+//! transfer (RFC 7959), Observe (RFC 7641), FETCH/PATCH/iPATCH (RFC 8132),
+//! resource discovery (RFC 6690), group requests over multicast (RFC 7252
+//! section 8), a traffic tap (pcap and trace) and fault injection.
+//!
+//! # Layering
+//!
+//! ```text
+//!   application: Router + handlers            client API: request / observe / group_request
+//!        |                                              |
+//!   [server security layer: handler::Layer]      [client security layer: security::ClientLayer]
+//!        |   complete requests and responses; notifications pass here too  |
+//!   ------------------------------------------------------------------------
+//!   endpoint::Endpoint (sans-I/O): Observe registry, block-wise (outer, RFC 7959),
+//!                                  message layer (CON/ACK/RST, dedup, NSTART)
+//!   ------------------------------------------------------------------------
+//!   wire (coap-lite codec)  <->  runtime driver task (tokio UdpSocket, timers, taps, faults)
+//! ```
+//!
+//! * [`endpoint::Endpoint`] is a deterministic state machine without
+//!   sockets or clock reads (the quinn-proto pattern): `handle_datagram`,
+//!   `handle_timeout`, then `poll_transmit`, `poll_event`, `poll_timeout`.
+//! * [`CoapEndpoint`] runs it on a tokio task that owns it; handlers run on
+//!   their own tasks and answer through a channel, so a slow handler does
+//!   not hold up the others.
+//!
+//! # Extension points for a security layer (OSCORE, Group OSCORE)
+//!
+//! * **Server side**: wrap the router in a [`handler::Layer`] (any
+//!   [`Handler`] that calls an inner one). It receives each complete,
+//!   reassembled request (outer message, e.g. with the OSCORE option: add
+//!   9 to [`config::ProtocolConfig::extra_critical_options`] so the endpoint
+//!   does not refuse it with 4.02) and returns the complete response, which
+//!   the endpoint then cuts into blocks (outer block-wise) and sends. It
+//!   sets [`Request::security`] on the inner request for the handlers.
+//! * **Notifications** flow through the same layer: `notify(path)` makes
+//!   the endpoint replay each observer's stored registration request with
+//!   [`request::Origin::Notification`]; the layer recognises it (no replay
+//!   check, no fresh decryption), looks up its per-observation state by
+//!   the request's peer and [`request::RequestMeta::token`], calls the inner
+//!   handler, and protects the result as a notification. Observers are
+//!   registered from [`Response::observed_resource`], which the router sets
+//!   on the inner response: the layer must copy it to the outer response.
+//! * **Client side**: a [`security::ClientLayer`] sees every complete
+//!   outgoing request and returns per-exchange state that sees every
+//!   complete response, notification, or group member's response.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use ace_coap::{CoapEndpoint, EndpointConfig, Request, Response, Router};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let router = Router::new().get("/hello", |_req: Request| async { Response::content("hi") });
+//! let server = CoapEndpoint::bind(EndpointConfig::new("127.0.0.1:0".parse()?), router.into_handler()).await?;
+//! let client = CoapEndpoint::client("127.0.0.1:0".parse()?).await?;
+//! let response = client.request(server.local_addr(), Request::get("/hello")).await?;
+//! assert_eq!(response.payload, b"hi");
+//! # Ok(()) }
+//! ```
+
 pub mod block;
 pub mod config;
 pub mod endpoint;
+pub mod fault;
+pub mod handler;
+pub mod link_format;
 pub mod option;
 pub mod request;
 pub mod response;
+pub mod router;
+pub mod runtime;
+pub mod security;
+pub mod tap;
+pub mod uri;
 pub mod wire;
+
+pub use config::{Limits, ObserveConfig, ProtocolConfig, TransmissionParameters};
+pub use endpoint::{Endpoint, ExchangeError, NotifyTarget};
+pub use handler::{BoxFuture, Handler, Layer, Middleware, SharedHandler};
+pub use link_format::Link;
+pub use option::Options;
+pub use request::{Method, Origin, Request, SecurityIdentity};
+pub use response::{Code, Response, codes};
+pub use router::{Resource, Router};
+pub use runtime::socket::{MulticastGroup, MulticastInterface, SocketOptions};
+pub use runtime::{
+    CoapEndpoint, EndpointBuilder, EndpointConfig, Notifier, Observation, RequestError,
+    RequestOptions, Target,
+};
+pub use security::{ClientExchangeLayer, ClientLayer, LayerError};

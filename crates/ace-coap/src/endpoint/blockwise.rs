@@ -145,10 +145,6 @@ impl Block1Store {
         }
     }
 
-    pub(crate) fn next_expiry(&self) -> Option<Instant> {
-        self.expiry.next_deadline()
-    }
-
     pub(crate) fn len(&self) -> usize {
         self.map.len()
     }
@@ -234,10 +230,6 @@ impl Block2Cache {
                 self.remove(&key);
             }
         }
-    }
-
-    pub(crate) fn next_expiry(&self) -> Option<Instant> {
-        self.expiry.next_deadline()
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -138,11 +138,6 @@ impl DedupCache {
         }
     }
 
-    /// The state of an entry.
-    pub(crate) fn state(&self, peer: SocketAddr, mid: u16) -> Option<&DedupState> {
-        self.map.get(&(peer, mid)).map(|e| &e.state)
-    }
-
     /// Drops expired entries.
     pub(crate) fn expire(&mut self, now: Instant) {
         for fifo in [&mut self.con_expiry, &mut self.non_expiry] {
@@ -152,14 +147,6 @@ impl DedupCache {
                 }
             }
         }
-    }
-
-    /// The next time an entry expires.
-    pub(crate) fn next_expiry(&self) -> Option<Instant> {
-        super::timers::earliest([
-            self.con_expiry.next_deadline(),
-            self.non_expiry.next_deadline(),
-        ])
     }
 
     /// Drops the entry that would expire first. Returns false if empty.

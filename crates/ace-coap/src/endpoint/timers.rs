@@ -75,6 +75,7 @@ impl<T> TimerHeap<T> {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
@@ -121,10 +122,7 @@ impl<T> TimerFifo<T> {
         self.queue.pop_front()
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.queue.len()
-    }
-
+    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
