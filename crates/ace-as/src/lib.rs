@@ -2,3 +2,7 @@
 //!
 //! Decides which client may join which group with which roles, and issues
 //! proof-of-possession access tokens for the KDC.
+
+pub mod config;
+pub mod policy;
+pub mod store;
