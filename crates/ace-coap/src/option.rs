@@ -497,7 +497,7 @@ mod tests {
     fn uint_values_are_minimal_big_endian() {
         assert_eq!(encode_uint(0), Vec::<u8>::new());
         assert_eq!(encode_uint(60), vec![60]);
-        assert_eq!(encode_uint(0x0102_03), vec![1, 2, 3]);
+        assert_eq!(encode_uint(0x0001_0203), vec![1, 2, 3]);
         assert_eq!(decode_uint(&[]), Some(0));
         assert_eq!(decode_uint(&[0, 0, 1]), Some(1));
         assert_eq!(decode_uint(&[1, 2, 3, 4, 5]), None);

@@ -1,4 +1,5 @@
 //! End-to-end tests of the endpoint over real loopback sockets.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Interop with the `coap` crate (0.29), an independent Rust CoAP stack:
 //! its client against our server.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 

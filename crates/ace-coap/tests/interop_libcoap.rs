@@ -2,6 +2,7 @@
 //! against our server, and our client against `coap-server-notls`.
 //! Missing peers fail the test under `ACE_REQUIRE_PEERS=1` and are skipped
 //! with a notice otherwise.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 

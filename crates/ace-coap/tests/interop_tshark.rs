@@ -1,5 +1,6 @@
 //! tshark (Wireshark) dissects the pcap our tap writes: every datagram shows
 //! as CoAP with the code, Message ID and token we sent.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 

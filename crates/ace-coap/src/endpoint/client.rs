@@ -566,12 +566,6 @@ impl Endpoint {
             }
             return;
         }
-        let t = &self.config.transmission;
-        let lifetime = if con {
-            t.exchange_lifetime()
-        } else {
-            t.non_lifetime()
-        };
         let id = self
             .tokens
             .get(&(from, msg.token))
@@ -585,15 +579,8 @@ impl Endpoint {
             // observation cancels it (RFC 7641 section 3.6).
             self.send_reset(from, msg.mid);
             let reply = con.then(|| Box::from(&wire::encode_empty(MessageType::Rst, msg.mid)[..]));
-            self.dedup.insert(
-                now,
-                from,
-                msg.mid,
-                fp,
-                con,
-                lifetime,
-                DedupState::Reply(reply),
-            );
+            self.dedup
+                .insert(now, from, msg.mid, fp, con, DedupState::Reply(reply));
             return;
         };
         let reply = if con {
@@ -603,15 +590,8 @@ impl Endpoint {
         } else {
             None
         };
-        self.dedup.insert(
-            now,
-            from,
-            msg.mid,
-            fp,
-            con,
-            lifetime,
-            DedupState::Reply(reply),
-        );
+        self.dedup
+            .insert(now, from, msg.mid, fp, con, DedupState::Reply(reply));
 
         let Some(ex) = self.exchanges.get(&id) else {
             return;

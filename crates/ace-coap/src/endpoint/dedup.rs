@@ -58,15 +58,21 @@ pub(crate) struct DedupCache {
     con_expiry: TimerFifo<Key>,
     non_expiry: TimerFifo<Key>,
     max: usize,
+    con_lifetime: Duration,
+    non_lifetime: Duration,
 }
 
 impl DedupCache {
-    pub(crate) fn new(max: usize) -> Self {
+    /// A cache of at most `max` entries; CONs are kept for `con_lifetime`
+    /// (EXCHANGE_LIFETIME), NONs for `non_lifetime` (NON_LIFETIME).
+    pub(crate) fn new(max: usize, con_lifetime: Duration, non_lifetime: Duration) -> Self {
         Self {
             map: HashMap::new(),
             con_expiry: TimerFifo::new(),
             non_expiry: TimerFifo::new(),
             max: max.max(1),
+            con_lifetime,
+            non_lifetime,
         }
     }
 
@@ -96,8 +102,8 @@ impl DedupCache {
         }
     }
 
-    /// Records a received message for `lifetime`; `confirmable` picks the
-    /// expiry queue (all entries of one queue share one lifetime).
+    /// Records a received message, a CON for EXCHANGE_LIFETIME or a NON for
+    /// NON_LIFETIME (all entries of one queue share one lifetime).
     pub(crate) fn insert(
         &mut self,
         now: Instant,
@@ -105,9 +111,13 @@ impl DedupCache {
         mid: u16,
         fp: Fingerprint,
         confirmable: bool,
-        lifetime: Duration,
         state: DedupState,
     ) {
+        let lifetime = if confirmable {
+            self.con_lifetime
+        } else {
+            self.non_lifetime
+        };
         self.expire(now);
         while self.map.len() >= self.max {
             if !self.evict_oldest() {
@@ -184,17 +194,9 @@ mod tests {
     fn remembers_then_expires() {
         let t0 = Instant::now();
         let peer: SocketAddr = "127.0.0.1:5683".parse().unwrap();
-        let mut d = DedupCache::new(10);
+        let mut d = DedupCache::new(10, Duration::from_secs(10), Duration::from_secs(10));
         assert!(matches!(d.check(peer, 1, fp(1)), Seen::New));
-        d.insert(
-            t0,
-            peer,
-            1,
-            fp(1),
-            true,
-            Duration::from_secs(10),
-            DedupState::Reply(None),
-        );
+        d.insert(t0, peer, 1, fp(1), true, DedupState::Reply(None));
         assert!(matches!(d.check(peer, 1, fp(1)), Seen::Duplicate(_)));
         d.expire(t0 + Duration::from_secs(10));
         assert!(matches!(d.check(peer, 1, fp(1)), Seen::New));
@@ -205,16 +207,8 @@ mod tests {
     fn reused_mid_with_other_token_is_new() {
         let t0 = Instant::now();
         let peer: SocketAddr = "127.0.0.1:5683".parse().unwrap();
-        let mut d = DedupCache::new(10);
-        d.insert(
-            t0,
-            peer,
-            7,
-            fp(1),
-            true,
-            Duration::from_secs(10),
-            DedupState::Reply(None),
-        );
+        let mut d = DedupCache::new(10, Duration::from_secs(10), Duration::from_secs(10));
+        d.insert(t0, peer, 7, fp(1), true, DedupState::Reply(None));
         assert!(matches!(d.check(peer, 7, fp(2)), Seen::New));
         assert_eq!(d.len(), 0);
     }
@@ -223,17 +217,9 @@ mod tests {
     fn bounded_by_evicting_the_oldest() {
         let t0 = Instant::now();
         let peer: SocketAddr = "127.0.0.1:5683".parse().unwrap();
-        let mut d = DedupCache::new(3);
+        let mut d = DedupCache::new(3, Duration::from_secs(10), Duration::from_secs(10));
         for mid in 0..5u16 {
-            d.insert(
-                t0,
-                peer,
-                mid,
-                fp(1),
-                mid % 2 == 0,
-                Duration::from_secs(10),
-                DedupState::Reply(None),
-            );
+            d.insert(t0, peer, mid, fp(1), mid % 2 == 0, DedupState::Reply(None));
         }
         assert_eq!(d.len(), 3);
         assert!(matches!(d.check(peer, 4, fp(1)), Seen::Duplicate(_)));

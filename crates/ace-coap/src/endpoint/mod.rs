@@ -283,7 +283,11 @@ impl Endpoint {
     pub fn new(config: ProtocolConfig, seed: [u8; 32]) -> Self {
         let lifetime = config.transmission.exchange_lifetime();
         Self {
-            dedup: DedupCache::new(config.limits.max_dedup_entries),
+            dedup: DedupCache::new(
+                config.limits.max_dedup_entries,
+                lifetime,
+                config.transmission.non_lifetime(),
+            ),
             block1: Block1Store::new(config.limits.max_block1_transfers, lifetime),
             block2: Block2Cache::new(config.limits.max_block_cache_bytes, lifetime),
             observers: observe::Registry::default(),

@@ -110,21 +110,8 @@ impl Endpoint {
                 return;
             }
         }
-        let t = &self.config.transmission;
-        let lifetime = if con {
-            t.exchange_lifetime()
-        } else {
-            t.non_lifetime()
-        };
-        self.dedup.insert(
-            now,
-            from,
-            msg.mid,
-            fp,
-            con,
-            lifetime,
-            DedupState::Reply(None),
-        );
+        self.dedup
+            .insert(now, from, msg.mid, fp, con, DedupState::Reply(None));
 
         let mut x = ServerExchange {
             peer: from,

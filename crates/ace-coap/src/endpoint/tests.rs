@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 type Handler = Box<dyn FnMut(&Request) -> Option<Response>>;
+type LossFn = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) -> bool>;
 
 struct Node {
     addr: SocketAddr,
@@ -31,7 +32,7 @@ struct Sim {
     now: Instant,
     nodes: Vec<Node>,
     /// Decides whether to drop a datagram: (from, to, bytes) -> drop?
-    loss: Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) -> bool>,
+    loss: LossFn,
     /// Every delivered datagram: (from, to, bytes).
     wire: Vec<(SocketAddr, SocketAddr, Vec<u8>)>,
     /// Raw datagrams received by addresses that have no node.

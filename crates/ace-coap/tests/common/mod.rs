@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests.
-#![allow(dead_code)]
+#![allow(clippy::unwrap_used)] // tests may unwrap
+#![allow(dead_code)] // each test binary uses a subset
 
 use ace_coap::{CoapEndpoint, EndpointConfig, ProtocolConfig, SharedHandler};
 use std::future::Future;
