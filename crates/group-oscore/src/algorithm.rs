@@ -163,16 +163,15 @@ impl Hkdf {
 
     /// HKDF-Extract then HKDF-Expand (RFC 5869 section 2): fills `out`.
     /// An empty salt stands for the all-zero salt (RFC 5869 section 2.2).
-    ///
-    /// # Panics
-    /// Never for `out` up to 255 hash lengths (8160 bytes); every output of
-    /// OSCORE is at most 64 bytes, and longer requests are cut to that.
+    /// HKDF yields at most 255 hash lengths (8160 bytes); bytes of `out`
+    /// beyond that stay zero. Every output of OSCORE is at most 64 bytes.
     pub fn derive(self, salt: &[u8], ikm: &[u8], info: &[u8], out: &mut [u8]) {
         match self {
             Self::Sha256 => {
                 let salt = (!salt.is_empty()).then_some(salt);
                 let hk = hkdf::Hkdf::<sha2::Sha256>::new(salt, ikm);
                 let max = out.len().min(255 * 32);
+                out[max..].fill(0);
                 // The length is bounded above, so expand cannot fail.
                 if hk.expand(info, &mut out[..max]).is_err() {
                     out.fill(0);

@@ -18,7 +18,7 @@ use coap_lite::Packet;
 use zeroize::Zeroizing;
 
 use crate::aad::{AadInput, aad_array, enc_structure};
-use crate::algorithm::{AES_CCM_16_64_128, Aead, Hkdf};
+use crate::algorithm::{AES_CCM_16_64_128, Aead, AeadError, Hkdf};
 use crate::derive::{InfoType, derive, info};
 use crate::error::{ContextError, DecodeFailure, ProtectError, UnprotectError};
 use crate::exchange::{ClientExchange, EchoChallenge, ResponseTracker, ServerExchange};
@@ -332,7 +332,7 @@ impl SecurityContext {
         ))
     }
 
-    fn nonce(&self, id_piv: &[u8], piv: &[u8]) -> Vec<u8> {
+    fn nonce(&self, id_piv: &[u8], piv: &[u8]) -> Result<Vec<u8>, AeadError> {
         nonce(&self.common_iv, id_piv, piv, self.aead.nonce_len())
     }
 
@@ -357,7 +357,7 @@ impl SecurityContext {
         };
         let option_value = option.encode()?;
         let aad = self.aad(&self.sender_id, &piv);
-        let nonce = self.nonce(&self.sender_id, &piv);
+        let nonce = self.nonce(&self.sender_id, &piv)?;
         let mut buffer = split.plaintext;
         self.aead
             .encrypt(&self.sender_key, &nonce, &aad, &mut buffer)?;
@@ -410,7 +410,9 @@ impl SecurityContext {
         };
 
         let aad = self.aad(&kid, &piv);
-        let nonce = self.nonce(&kid, &piv);
+        let nonce = self
+            .nonce(&kid, &piv)
+            .map_err(|_| UnprotectError::DecryptionFailed)?;
         let mut buffer = request.payload.clone();
         self.aead
             .decrypt(&self.recipient_key, &nonce, &aad, &mut buffer)
@@ -480,11 +482,11 @@ impl SecurityContext {
         let (option, nonce) = if exchange.may_reuse_nonce() && !fresh_piv {
             (
                 OscoreOption::default(),
-                self.nonce(&exchange.request_kid, &exchange.request_piv),
+                self.nonce(&exchange.request_kid, &exchange.request_piv)?,
             )
         } else {
             let piv = encode_piv(self.sequence.next_number()?);
-            let nonce = self.nonce(&self.sender_id, &piv);
+            let nonce = self.nonce(&self.sender_id, &piv)?;
             (
                 OscoreOption {
                     partial_iv: Some(piv),
@@ -545,7 +547,8 @@ impl SecurityContext {
         let nonce = match &option.partial_iv {
             Some(piv) => self.nonce(&self.recipient_id, piv),
             None => self.nonce(&exchange.request_kid, &exchange.request_piv),
-        };
+        }
+        .map_err(|_| UnprotectError::DecryptionFailed)?;
         let aad = self.aad(&exchange.request_kid, &exchange.request_piv);
         let mut buffer = response.payload.clone();
         self.aead

@@ -51,6 +51,10 @@ pub const ECHO: u16 = 252;
 /// No-Response (RFC 7967).
 pub const NO_RESPONSE: u16 = 258;
 
+/// The longest option value the CoAP option encoding can carry (RFC 7252
+/// section 3.1: 14-bit extended length plus 269).
+const MAX_OPTION_LEN: usize = 65535 + 269;
+
 /// Code 0.02 POST.
 pub(crate) const POST: u8 = 0x02;
 /// Code 0.05 FETCH.
@@ -92,6 +96,9 @@ pub enum MessageError {
     /// A Proxy-Uri that cannot be decomposed (RFC 7252 section 6.4).
     #[error("Proxy-Uri cannot be decomposed: {0}")]
     BadProxyUri(&'static str),
+    /// An option value longer than CoAP can encode (65804 bytes).
+    #[error("option {0} value too long")]
+    OptionTooLong(u16),
     /// The plaintext is not a well-formed code, options and payload.
     #[error("malformed plaintext: {0}")]
     MalformedPlaintext(&'static str),
@@ -174,6 +181,9 @@ pub(crate) fn split(message: &Packet, kind: MessageKind) -> Result<Split, Messag
     let mut observe = false;
 
     for (num, value) in options(message) {
+        if value.len() > MAX_OPTION_LEN {
+            return Err(MessageError::OptionTooLong(num));
+        }
         match num {
             OBSERVE => {
                 observe = true;

@@ -504,7 +504,7 @@ impl GroupContext {
                     .group_encryption
                     .ok_or(ProtectError::ModeUnavailable("group"))?;
                 let key = self.sender_key().ok_or(ProtectError::NoSenderContext)?;
-                let nonce = nonce(&self.common_iv, &sender_id, &piv, alg.nonce_len());
+                let nonce = nonce(&self.common_iv, &sender_id, &piv, alg.nonce_len())?;
                 self.seal(
                     split,
                     option_value,
@@ -521,7 +521,7 @@ impl GroupContext {
                     .aead
                     .ok_or(ProtectError::ModeUnavailable("pairwise"))?;
                 let key = self.pairwise_sender_key(peer)?;
-                let nonce = nonce(&self.common_iv, &sender_id, &piv, alg.nonce_len());
+                let nonce = nonce(&self.common_iv, &sender_id, &piv, alg.nonce_len())?;
                 self.seal(split, option_value, &aad_array, alg, key, &nonce, None)?
             }
         };
@@ -662,7 +662,8 @@ impl GroupContext {
         } else if payload.len() < alg.tag_len() + 1 {
             return Err(DecodeFailure::ShortPayload.into());
         }
-        let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len());
+        let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len())
+            .map_err(|_| UnprotectError::DecryptionFailed)?;
         alg.decrypt(key, &nonce, &enc_structure(aad_array), &mut ciphertext)
             .map_err(|_| UnprotectError::DecryptionFailed)?;
         Ok(ciphertext)
@@ -876,7 +877,7 @@ impl GroupContext {
                     .group_encryption
                     .ok_or(ProtectError::ModeUnavailable("group"))?;
                 let key = self.sender_key().ok_or(ProtectError::NoSenderContext)?;
-                let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len());
+                let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len())?;
                 self.seal(
                     split,
                     option_value,
@@ -893,7 +894,7 @@ impl GroupContext {
                     .aead
                     .ok_or(ProtectError::ModeUnavailable("pairwise"))?;
                 let key = self.pairwise_sender_key(&exchange.request_kid)?;
-                let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len());
+                let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len())?;
                 self.seal(split, option_value, &aad_array, alg, key, &nonce, None)?
             }
         };
