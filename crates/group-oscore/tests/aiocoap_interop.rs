@@ -72,6 +72,27 @@ fn python() -> Option<PathBuf> {
     None
 }
 
+/// Runs `cmd` to completion, killing it (and failing) after `limit`.
+fn output_within(cmd: &mut Command, limit: Duration) -> std::process::Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the script");
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("script did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running `peer.py`.
 struct Peer {
     child: Child,
@@ -564,10 +585,10 @@ fn rfc_structure_and_aiocoap_structure_do_not_verify_each_other() {
 #[test]
 fn aiocoap_recomputes_the_vectors() {
     let Some(python) = python() else { return };
-    let out = Command::new(python)
-        .arg(script("check_vectors.py"))
-        .output()
-        .expect("run check_vectors.py");
+    let out = output_within(
+        Command::new(python).arg(script("check_vectors.py")),
+        TIMEOUT,
+    );
     assert!(
         out.status.success(),
         "{}",
