@@ -4,5 +4,13 @@
 //! proof-of-possession access tokens for the KDC.
 
 pub mod config;
+pub mod error;
+pub mod jwt;
+pub mod mint;
 pub mod policy;
+pub mod server;
 pub mod store;
+
+pub use config::AsConfig;
+pub use error::{IntrospectionError, TokenRequestError};
+pub use server::{AuthorizationServer, Issued, Peer, Reply};
