@@ -1,5 +1,6 @@
 //! The configuration: the commented example is valid, and every kind of bad
 //! file is refused with the line of the offending value and a reason.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use ace_as::config::{AceProfile, AsConfig, CwtProtection, TokenFormat};
 use ace_as::policy::ScopeModel;

@@ -1,6 +1,7 @@
 //! Table-driven scope intersection of the policy engine (RFC 9594 section
 //! 3.2): exact, wildcard, narrowed, escalation denied, several groups,
 //! pub-sub topics, textual roles, MQTT-style text scopes.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use ace_as::policy::{Policy, PolicyRule, ScopeGrants, ScopeModel, ScopeRefusal};
 use ace_proto::Codec;
