@@ -5,6 +5,7 @@ mod common;
 
 use ace_coap::fault::FaultConfig;
 use ace_coap::option::number;
+use ace_coap::runtime::HandlerDispatch;
 use ace_coap::tap::{Direction, MemorySink};
 use ace_coap::wire::{self, MessageType};
 use ace_coap::{
@@ -164,12 +165,22 @@ async fn con_post_completes_under_30_percent_loss_and_handler_runs_once() {
 
 #[tokio::test]
 async fn slow_handler_gets_separate_response_and_others_are_not_blocked() {
+    for dispatch in [HandlerDispatch::Spawn, HandlerDispatch::InlineFirstPoll] {
+        slow_handler_with(dispatch).await;
+    }
+}
+
+async fn slow_handler_with(dispatch: HandlerDispatch) {
     bounded(LIMIT, async {
         let router = echo_router().get("/slow", |_req: Request| async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             Response::content("finally")
         });
-        let s = server(router.into_handler()).await;
+        let mut cfg = config(loopback());
+        cfg.dispatch = dispatch;
+        let s = CoapEndpoint::bind(cfg, router.into_handler())
+            .await
+            .unwrap();
         let tap = Arc::new(MemorySink::new());
         let c = CoapEndpoint::bind(
             config(loopback()).tap(tap.clone()),
@@ -219,6 +230,12 @@ async fn slow_handler_gets_separate_response_and_others_are_not_blocked() {
 
 #[tokio::test]
 async fn handler_panic_becomes_500() {
+    for dispatch in [HandlerDispatch::Spawn, HandlerDispatch::InlineFirstPoll] {
+        handler_panic_with(dispatch).await;
+    }
+}
+
+async fn handler_panic_with(dispatch: HandlerDispatch) {
     bounded(LIMIT, async {
         let router = Router::new().get("/boom", |_req: Request| async {
             if std::hint::black_box(true) {
@@ -226,7 +243,11 @@ async fn handler_panic_becomes_500() {
             }
             Response::content("unreachable")
         });
-        let s = server(router.into_handler()).await;
+        let mut cfg = config(loopback());
+        cfg.dispatch = dispatch;
+        let s = CoapEndpoint::bind(cfg, router.into_handler())
+            .await
+            .unwrap();
         let c = client().await;
         let r = c
             .request(s.local_addr(), Request::get("/boom"))

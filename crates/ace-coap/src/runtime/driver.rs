@@ -9,13 +9,14 @@ use crate::endpoint::{
     OutgoingRequest, Stats, Transmit, Via,
 };
 use crate::fault::FaultInjector;
-use crate::handler::SharedHandler;
+use crate::handler::{BoxFuture, SharedHandler};
 use crate::response::{Code, Response};
 use crate::tap::{Direction, TapRecord, TapSink};
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -100,7 +101,24 @@ impl Drop for RespondGuard {
 /// get a turn.
 const BATCH: usize = 64;
 
+/// How the driver runs handlers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HandlerDispatch {
+    /// Each request's handler runs on its own tokio task (the default): a
+    /// slow or CPU-heavy handler never delays the message layer, and on a
+    /// multi-threaded runtime handlers run in parallel.
+    #[default]
+    Spawn,
+    /// The driver polls the handler once itself; a handler that answers
+    /// without waiting (most do) costs no task and no channel hop. A handler
+    /// that is still pending after that poll continues on its own task, so
+    /// waiting handlers still block nobody; but the synchronous work before
+    /// a handler's first wait runs on the driver's task.
+    InlineFirstPoll,
+}
+
 pub(crate) struct Driver {
+    pub(crate) dispatch: HandlerDispatch,
     pub(crate) endpoint: Endpoint,
     pub(crate) socket: UdpSocket,
     pub(crate) local: SocketAddr,
@@ -278,15 +296,35 @@ impl Driver {
         while let Some(event) = self.endpoint.poll_event() {
             match event {
                 Event::Request { id, request } => {
-                    let handler = self.handler.clone();
+                    let mut future = self.handler.call(request);
+                    if self.dispatch == HandlerDispatch::InlineFirstPoll {
+                        // A pending future re-registers its waker when the
+                        // spawned task polls it, so the no-op waker used
+                        // here loses no wake-up.
+                        let mut cx = Context::from_waker(Waker::noop());
+                        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            future.as_mut().poll(&mut cx)
+                        }));
+                        match polled {
+                            Ok(Poll::Ready(response)) => {
+                                self.endpoint.respond(Instant::now(), id, response);
+                                continue;
+                            }
+                            Ok(Poll::Pending) => {}
+                            Err(_) => {
+                                // The handler panicked: answer 5.00, as a
+                                // spawned handler's guard would.
+                                let response = Response::new(Code::INTERNAL_SERVER_ERROR);
+                                self.endpoint.respond(Instant::now(), id, response);
+                                continue;
+                            }
+                        }
+                    }
                     let guard = RespondGuard {
                         job: id,
                         tx: Some(self.command_tx.clone()),
                     };
-                    tokio::spawn(async move {
-                        let response = handler.call(request).await;
-                        guard.send(response);
-                    });
+                    tokio::spawn(finish_handler(future, guard));
                 }
                 Event::Client { id, outcome } => self.client_outcome(id, outcome),
             }
@@ -393,6 +431,12 @@ impl Driver {
             }
         }
     }
+}
+
+/// Runs a handler future to completion and passes on its response.
+async fn finish_handler(future: BoxFuture<Response>, guard: RespondGuard) {
+    let response = future.await;
+    guard.send(response);
 }
 
 /// Reads a multicast socket and hands its datagrams to the driver.

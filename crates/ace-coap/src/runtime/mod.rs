@@ -4,6 +4,8 @@
 mod driver;
 pub mod socket;
 
+pub use driver::HandlerDispatch;
+
 use crate::config::ProtocolConfig;
 use crate::endpoint::{Endpoint, ExchangeError, ExchangeId, NotifyTarget, OutgoingRequest, Stats};
 use crate::fault::{FaultConfig, FaultInjector};
@@ -44,6 +46,8 @@ pub struct EndpointConfig {
     pub client_layer: Option<Arc<dyn ClientLayer>>,
     /// Seed for tokens, Message IDs and jitter; fresh randomness if `None`.
     pub seed: Option<[u8; 32]>,
+    /// How handlers are run.
+    pub dispatch: HandlerDispatch,
 }
 
 impl std::fmt::Debug for EndpointConfig {
@@ -56,6 +60,7 @@ impl std::fmt::Debug for EndpointConfig {
             .field("taps", &self.taps.len())
             .field("faults", &self.faults)
             .field("client_layer", &self.client_layer.is_some())
+            .field("dispatch", &self.dispatch)
             .finish()
     }
 }
@@ -72,6 +77,7 @@ impl EndpointConfig {
             faults: None,
             client_layer: None,
             seed: None,
+            dispatch: HandlerDispatch::Spawn,
         }
     }
 
@@ -312,6 +318,7 @@ impl EndpointBuilder {
             s
         });
         let driver = Driver {
+            dispatch: config.dispatch,
             endpoint: Endpoint::new(config.protocol.clone(), seed),
             socket,
             local,

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Compares CoAP servers with one load tool in one run (BENCHMARKS.md, section
+# ace-coap): our endpoint (default spawn dispatch and inline first-poll
+# dispatch), libcoap's coap-server-notls 4.3.1, and the coap crate 0.29's
+# server, all serving GET /time (15-byte text payload, Max-Age 1) on
+# loopback. Each server is pinned to CPU 1 and the load tool to CPU 0.
+#
+# Environment: CLIENTS (default 8), DURATION seconds (default 5),
+# CARGO_TARGET_DIR (default target). Needs coap-server-notls and
+# coap-client-notls (readiness probe) on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CLIENTS=${CLIENTS:-8}
+DURATION=${DURATION:-5}
+TARGET=${CARGO_TARGET_DIR:-target}
+cargo build --quiet --release -p ace-coap-load
+cargo build --quiet --release -p ace-coap --example bench_server --example coap_crate_server
+LOAD="$TARGET/release/ace-coap-load"
+EX="$TARGET/release/examples"
+PIN_SERVER=(); PIN_LOAD=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then
+    PIN_SERVER=(taskset -c 1); PIN_LOAD=(taskset -c 0)
+fi
+
+SERVER_PID=""
+stop_server() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""; fi; }
+trap stop_server EXIT
+
+# start_server NAME: starts it on a free port, sets SERVER_PID and PORT.
+start_server() {
+    local name=$1 attempt
+    for attempt in 1 2 3 4 5 6 7 8 9 10; do
+        PORT=$(( 20000 + (RANDOM * 7 + attempt) % 40000 ))
+        case $name in
+            ours-spawn)  "${PIN_SERVER[@]}" "$EX/bench_server" --port "$PORT" --dispatch spawn >/dev/null & ;;
+            ours-inline) "${PIN_SERVER[@]}" "$EX/bench_server" --port "$PORT" --dispatch inline >/dev/null & ;;
+            libcoap)     "${PIN_SERVER[@]}" coap-server-notls -A 127.0.0.1 -p "$PORT" -v 0 >/dev/null 2>&1 & ;;
+            coap-crate-1t) "${PIN_SERVER[@]}" "$EX/coap_crate_server" --port "$PORT" --threads 1 >/dev/null & ;;
+            coap-crate-mt) "${PIN_SERVER[@]}" "$EX/coap_crate_server" --port "$PORT" --threads 2 >/dev/null & ;;
+        esac
+        SERVER_PID=$!
+        local i
+        for i in $(seq 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            if coap-client-notls -B 1 -m get "coap://127.0.0.1:$PORT/time" >/dev/null 2>&1; then return 0; fi
+            sleep 0.1
+        done
+        stop_server
+    done
+    echo "could not start $name" >&2; exit 1
+}
+
+run() { # run NAME [extra load args]
+    local name=$1; shift
+    start_server "$name"
+    "${PIN_LOAD[@]}" "$LOAD" "coap://127.0.0.1:$PORT/time" -c "$CLIENTS" -d "$DURATION" \
+        --server-pid "$SERVER_PID" --label "$name" --markdown-row "$@"
+    stop_server
+}
+
+echo "| server | clients | rate | req/s | p50 us | p99 us | p99.9 us | lost | server CPU us/req |"
+echo "|---|---|---|---|---|---|---|---|---|"
+MAX_LINE=$(run ours-spawn)
+echo "$MAX_LINE"
+for s in ours-inline libcoap coap-crate-1t coap-crate-mt; do run "$s"; done
+HALF=$(echo "$MAX_LINE" | awk -F'|' '{ printf "%d", $5 / 2 }')
+for s in ours-spawn ours-inline libcoap coap-crate-1t coap-crate-mt; do run "$s" --rate "$HALF"; done
