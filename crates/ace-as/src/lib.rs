@@ -9,6 +9,7 @@ pub mod jwt;
 pub mod mint;
 pub mod policy;
 pub mod server;
+pub mod service;
 pub mod store;
 
 pub use config::AsConfig;

@@ -1,0 +1,154 @@
+//! The AS on the network: `POST /token` and `POST /introspect` on an
+//! `ace-coap` endpoint, around the sans-I/O [`AuthorizationServer`].
+//!
+//! The service reads the clock (Unix seconds) and learns who sent each
+//! request from the security layer below the router: a [`PeerResolver`]
+//! maps the request's security identity to a [`Peer`]. A request that no
+//! security context authenticated carries no identity and is refused
+//! (`invalid_client`, 4.01, RFC 9200 section 5.8.3; 4.01 at
+//! `/introspect`, RFC 9200 section 5.9.3). Both resources answer 2.01
+//! (Created) with an `application/ace+cbor` payload on success.
+
+use crate::server::{AuthorizationServer, Peer, Reply};
+use ace_coap::{Request, Response, Router};
+use std::sync::Arc;
+
+/// Maps a request to the peer its security layer authenticated, if any.
+pub type PeerResolver = Arc<dyn Fn(&Request) -> Option<Peer> + Send + Sync>;
+
+/// The current time in Unix seconds.
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    })
+}
+
+/// The AS's CoAP resources.
+#[derive(Clone)]
+pub struct AsService {
+    server: Arc<AuthorizationServer>,
+    clock: Clock,
+    resolve: PeerResolver,
+}
+
+impl std::fmt::Debug for AsService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsService")
+            .field("server", &self.server)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsService {
+    /// The resources of `server`, with the system clock, learning peers
+    /// through `resolve`.
+    pub fn new(server: Arc<AuthorizationServer>, resolve: PeerResolver) -> Self {
+        Self {
+            server,
+            clock: system_clock(),
+            resolve,
+        }
+    }
+
+    /// Uses `clock` instead of the system clock (tests).
+    #[must_use]
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The protocol core.
+    pub fn server(&self) -> &Arc<AuthorizationServer> {
+        &self.server
+    }
+
+    /// A router with `POST /token` and `POST /introspect` (RFC 9200
+    /// sections 5.8 and 5.9; other methods get 4.05 from the router).
+    pub fn router(&self) -> Router {
+        let token = self.clone();
+        let introspect = self.clone();
+        Router::new()
+            .post("/token", move |request: Request| {
+                let service = token.clone();
+                async move {
+                    let peer = (service.resolve)(&request);
+                    let now = (service.clock)();
+                    to_response(service.server.handle_token(
+                        peer.as_ref(),
+                        request.content_format(),
+                        &request.payload,
+                        now,
+                    ))
+                }
+            })
+            .post("/introspect", move |request: Request| {
+                let service = introspect.clone();
+                async move {
+                    let peer = (service.resolve)(&request);
+                    let now = (service.clock)();
+                    to_response(service.server.handle_introspect(
+                        peer.as_ref(),
+                        request.content_format(),
+                        &request.payload,
+                        now,
+                    ))
+                }
+            })
+    }
+}
+
+fn to_response(reply: Reply) -> Response {
+    let mut response = Response::new(reply.code);
+    if let Some(cf) = reply.content_format {
+        response = response.with_content_format(cf);
+    }
+    response.with_payload(reply.payload)
+}
+
+/// A resolver for a security layer that attaches the [`Peer`] itself as
+/// the request's security identity. Requests without one are
+/// unauthenticated.
+pub fn security_resolver(_server: Arc<AuthorizationServer>) -> PeerResolver {
+    Arc::new(|request: &Request| request.security::<Peer>().cloned())
+}
+
+/// A running AS endpoint.
+#[derive(Debug)]
+pub struct RunningAs {
+    endpoint: ace_coap::CoapEndpoint,
+}
+
+impl RunningAs {
+    /// The bound address.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.endpoint.local_addr()
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &ace_coap::CoapEndpoint {
+        &self.endpoint
+    }
+
+    /// Stops serving and waits for the endpoint's task to end.
+    pub async fn shutdown(self) {
+        self.endpoint.shutdown().await;
+    }
+}
+
+/// Binds `listen` and serves `service`'s resources.
+pub async fn start(
+    service: &AsService,
+    listen: std::net::SocketAddr,
+) -> std::io::Result<RunningAs> {
+    let endpoint = ace_coap::CoapEndpoint::bind(
+        ace_coap::EndpointConfig::new(listen),
+        service.router().into_handler(),
+    )
+    .await?;
+    Ok(RunningAs { endpoint })
+}
