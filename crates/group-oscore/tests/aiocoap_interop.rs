@@ -96,7 +96,7 @@ fn output_within(cmd: &mut Command, limit: Duration) -> std::process::Output {
 /// A running `peer.py`.
 struct Peer {
     child: Child,
-    stdin: ChildStdin,
+    stdin: Option<ChildStdin>,
     lines: Receiver<String>,
 }
 
@@ -123,14 +123,15 @@ impl Peer {
         });
         Some(Self {
             child,
-            stdin,
+            stdin: Some(stdin),
             lines,
         })
     }
 
     fn call(&mut self, cmd: Value) -> Value {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        self.stdin.flush().unwrap();
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{cmd}").unwrap();
+        stdin.flush().unwrap();
         let line = self
             .lines
             .recv_timeout(TIMEOUT)
@@ -150,7 +151,17 @@ impl Peer {
 }
 
 impl Drop for Peer {
+    /// Closes stdin so that the script ends (and removes its temporary
+    /// files); kills it if it has not within a few seconds.
     fn drop(&mut self) {
+        drop(self.stdin.take());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

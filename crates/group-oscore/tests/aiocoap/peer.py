@@ -21,8 +21,10 @@ Commands ("op"):
 Answers: {"msg": hex, ...} or {"error": name, "detail": text}.
 """
 
+import atexit
 import json
 import os
+import shutil
 import sys
 import tempfile
 
@@ -66,6 +68,7 @@ def wire(msg, like):
 
 def setup_oscore(cmd):
     d = tempfile.mkdtemp(prefix="aiocoap-oscore-")
+    atexit.register(shutil.rmtree, d, True)
     settings = {
         "sender-id_hex": cmd["sid"],
         "recipient-id_hex": cmd["rid"],
