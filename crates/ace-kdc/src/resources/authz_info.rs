@@ -6,7 +6,9 @@
 //! `scope` present; see [`ace_proto::cwt::TokenVerifier`]), then the claims
 //! the KDC needs are checked in the RFC 9200 section 5.10.1.1 order: the
 //! `scope` must be an AIF-OSCORE-GROUPCOMM scope (else 4.00), a `cnonce`
-//! claim must be one this KDC issued and still fresh (else 4.01).
+//! claim must be one this KDC issued and still fresh (else 4.01). An
+//! extended scope (RFC 9594 section 7) must carry the tag of the
+//! AIF-OSCORE-GROUPCOMM Content-Format.
 //!
 //! * `cnf` with OSCORE_Input_Material (`osc`): a new channel. The request
 //!   must carry `nonce1` and `ace_client_recipientid` (else 4.00). The KDC
@@ -38,7 +40,8 @@ use ace_proto::cwt::{ClaimsSet, Confirmation, NumericDate, TokenError};
 use ace_proto::keys::random_bytes;
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::roles::group_oscore::{REQUESTER, RESPONDER};
-use ace_proto::scope::GroupScope;
+use ace_proto::consts::content_format::content_format_tag;
+use ace_proto::scope::{GroupScope, ScopeValue};
 use std::collections::BTreeMap;
 
 /// Length of `nonce2` (RFC 9203 section 4.2: 64 random bits RECOMMENDED).
@@ -63,10 +66,18 @@ pub fn post(kdc: &Kdc, req: &KdcRequest, caller: &Caller, now: u64) -> Result<Ou
     let verified = kdc.config.verifier.open(&transfer.access_token, now)?;
     let claims = verified.into_claims();
     let expires_at = expiry(&claims, now)?;
-    let scope = claims
+    let scope_value = claims
         .scope
         .as_ref()
-        .ok_or(TokenError::MissingClaim(ace_proto::consts::cwt::SCOPE))?
+        .ok_or(TokenError::MissingClaim(ace_proto::consts::cwt::SCOPE))?;
+    if let ScopeValue::Extended { tag, .. } = scope_value
+        && *tag != content_format_tag(cf::AIF_OSCORE_GROUPCOMM_CBOR)
+    {
+        return Err(Refusal::BadRequest(format!(
+            "scope not recognized: extended scope tag {tag} is not AIF-OSCORE-GROUPCOMM"
+        )));
+    }
+    let scope = scope_value
         .group_scope()
         .and_then(|s| s.check_group_oscore().map(|()| s))
         .map_err(|e| Refusal::BadRequest(format!("scope not recognized: {e}")))?;
