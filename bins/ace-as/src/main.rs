@@ -125,9 +125,11 @@ fn main() -> anyhow::Result<()> {
 fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
 }
 
@@ -235,35 +237,39 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         let server = Arc::new(AuthorizationServer::new(config, store));
         let resolve: PeerResolver = ace_as::service::security_resolver(server.clone());
         let service = AsService::new(server, resolve);
+        let stop = shutdown_signal()?;
         let running = ace_as::service::start(&service, listen)
             .await
             .with_context(|| format!("binding {listen}"))?;
         tracing::info!(address = %running.local_addr(), "ace-as listening");
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         running.shutdown().await;
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
+/// Waits for Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when
+/// this is called, before the returned future is first polled, so a signal
+/// that arrives right after start-up is not missed.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+        let mut terminate =
+            signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -546,6 +546,15 @@ impl Validator<'_> {
             .as_ref()
             .map(Spanned::span)
             .unwrap_or_else(|| a.name.span());
+        if profile == AceProfile::CoapOscore && matches!(protection_name, "sign1" | "mac0") {
+            return Err(self.at(
+                protection_span,
+                format!(
+                    "audience {:?} uses coap_oscore, whose tokens carry the OSCORE master secret in cnf (RFC 9203 section 3.2), and the token crosses /authz-info unprotected: protection {protection_name} would expose it; use \"sign1+encrypt0\" (the default) or \"encrypt0\"",
+                    a.name.get_ref(),
+                ),
+            ));
+        }
         let need_key = |len_ok: &dyn Fn(usize) -> bool, want: &str| -> Result<SharedKey> {
             match &shared_key {
                 None => Err(self.at(
@@ -612,16 +621,6 @@ impl Validator<'_> {
             && !matches!(protection, CwtProtection::Mac0 { .. })
         {
             return Err(self.at(m.span(), "mac_alg applies to protection mac0 only"));
-        }
-        if profile == AceProfile::CoapOscore && !protection.is_encrypted() {
-            return Err(self.at(
-                protection_span,
-                format!(
-                    "audience {:?} uses coap_oscore, whose tokens carry the OSCORE master secret in cnf (RFC 9203 section 3.2), and the token crosses /authz-info unprotected: protection {} would expose it; use \"sign1+encrypt0\" (the default) or \"encrypt0\"",
-                    a.name.get_ref(),
-                    protection.name()
-                ),
-            ));
         }
         let tagging = match &a.tagging {
             None => Tagging::Cose,
