@@ -2,6 +2,8 @@
 //! and profile, and clients for each refusal.
 #![allow(dead_code, clippy::unwrap_used)] // shared by several tests; tests may unwrap
 
+pub mod net;
+
 use ace_as::config::AsConfig;
 use ace_as::store::{MemoryStore, TokenStore};
 use ace_as::{AuthorizationServer, Peer};
