@@ -95,8 +95,15 @@ pub struct Limits {
     /// The largest request or response body reassembled from blocks;
     /// requests beyond it get 4.13 with Size1 (RFC 7959 section 2.9.3).
     pub max_body_size: usize,
-    /// Most duplicate-detection entries kept; the oldest go first.
-    pub max_dedup_entries: usize,
+    /// Most Message IDs remembered per peer for duplicate detection (the
+    /// most recent ones; a client retransmits only its NSTART outstanding
+    /// requests, RFC 7252 section 4.7).
+    pub dedup_per_peer: usize,
+    /// Most peers with duplicate-detection state; beyond, the state created
+    /// first is dropped.
+    pub max_dedup_peers: usize,
+    /// Most bytes of cached replies kept for duplicates.
+    pub max_dedup_bytes: usize,
     /// Most bytes of response bodies kept to serve later Block2 requests.
     pub max_block_cache_bytes: usize,
     /// Most concurrent Block1 reassemblies.
@@ -117,7 +124,9 @@ impl Default for Limits {
             max_datagram_size: 1152,
             block_size: 1024,
             max_body_size: 1 << 20,
-            max_dedup_entries: 1 << 16,
+            dedup_per_peer: 32,
+            max_dedup_peers: 16_384,
+            max_dedup_bytes: 32 << 20,
             max_block_cache_bytes: 16 << 20,
             max_block1_transfers: 1024,
             max_observers: 10_000,

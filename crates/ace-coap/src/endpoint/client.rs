@@ -554,7 +554,7 @@ impl Endpoint {
             token: msg.token,
             len: datagram_len,
         };
-        let replay = match self.dedup.check(from, msg.mid, fp) {
+        let replay = match self.dedup.check(now, from, msg.mid, fp) {
             Seen::New => None,
             Seen::Duplicate(DedupState::Reply(Some(bytes))) => Some(Some(bytes.to_vec())),
             Seen::Duplicate(_) => Some(None),

@@ -283,11 +283,13 @@ impl Endpoint {
     pub fn new(config: ProtocolConfig, seed: [u8; 32]) -> Self {
         let lifetime = config.transmission.exchange_lifetime();
         Self {
-            dedup: DedupCache::new(
-                config.limits.max_dedup_entries,
-                lifetime,
-                config.transmission.non_lifetime(),
-            ),
+            dedup: DedupCache::new(dedup::DedupLimits {
+                per_peer: config.limits.dedup_per_peer,
+                max_peers: config.limits.max_dedup_peers,
+                max_bytes: config.limits.max_dedup_bytes,
+                con_lifetime: lifetime,
+                non_lifetime: config.transmission.non_lifetime(),
+            }),
             block1: Block1Store::new(config.limits.max_block1_transfers, lifetime),
             block2: Block2Cache::new(config.limits.max_block_cache_bytes, lifetime),
             observers: observe::Registry::default(),

@@ -83,7 +83,7 @@ impl Endpoint {
             token: msg.token,
             len: datagram_len,
         };
-        let action = match self.dedup.check(from, msg.mid, fp) {
+        let action = match self.dedup.check(now, from, msg.mid, fp) {
             Seen::New => DupAction::New,
             Seen::Duplicate(DedupState::Reply(Some(bytes))) => DupAction::Replay(bytes.to_vec()),
             Seen::Duplicate(DedupState::Reply(None)) => DupAction::Ignore,

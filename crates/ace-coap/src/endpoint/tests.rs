@@ -1143,7 +1143,7 @@ fn fresher_rule_follows_rfc7641_section_3_4() {
 #[test]
 fn dedup_cache_stays_bounded_under_many_peers() {
     let mut cfg = fast();
-    cfg.limits.max_dedup_entries = 100;
+    cfg.limits.max_dedup_peers = 100;
     let mut sim = Sim::new();
     let s = sim.add(addr(2), cfg, echo());
     for i in 0..1000u16 {
@@ -1163,6 +1163,7 @@ fn dedup_cache_stays_bounded_under_many_peers() {
     }
     assert_eq!(sim.nodes[s].seen.len(), 1000);
     assert!(sim.nodes[s].ep.dedup.len() <= 100);
+    assert_eq!(sim.nodes[s].ep.stats().duplicates, 0);
 }
 
 #[test]
