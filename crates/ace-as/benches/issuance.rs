@@ -157,7 +157,7 @@ async fn network_rate(clients: usize, seconds: f64, dir: &std::path::Path) -> Ne
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for c in endpoints.iter().cloned() {
+    for c in endpoints.clone() {
         let stop = stop.clone();
         let body = body.clone();
         tasks.push(tokio::spawn(async move {

@@ -23,7 +23,8 @@
 //! and `exi` for an RS without a clock. Its format is the audience's:
 //!
 //! * `coap_oscore` (RFC 9203): `cnf` holds fresh OSCORE_Input_Material (a
-//!   16-byte master secret, an 8-byte salt always, a fresh 8-byte `id`).
+//!   16-byte master secret, an 8-byte salt always, and the token's unique
+//!   `cti` as its `id`).
 //!   The default token is a COSE_Sign1 with the AS's Ed25519 key nested in a
 //!   COSE_Encrypt0 (AES-CCM-16-64-128) under the key the AS shares with the
 //!   RS (RFC 8392 Appendix A.6): the master secret must be encrypted, since

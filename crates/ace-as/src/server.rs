@@ -23,8 +23,8 @@
 //!    policy entry by entry (`invalid_scope` when malformed or when nothing
 //!    remains);
 //! 5. the proof-of-possession key: for `coap_oscore`, a fresh
-//!    OSCORE_Input_Material (16-byte master secret, 8-byte salt, fresh
-//!    8-byte `id`), or with `req_cnf: {kid}` the material of an earlier
+//!    OSCORE_Input_Material (16-byte master secret, 8-byte salt, and the
+//!    token's `cti` as `id`), or with `req_cnf: {kid}` the material of an earlier
 //!    valid token of this client for this audience (an access-rights
 //!    update, RFC 9203 section 4.4; `invalid_grant` otherwise); a COSE_Key
 //!    is `unsupported_pop_key`. For `coap_dtls`, the client's registered
@@ -72,8 +72,6 @@ pub const CTI_LEN: usize = 8;
 pub const MASTER_SECRET_LEN: usize = 16;
 /// Length of the OSCORE salt the AS always sends.
 pub const SALT_LEN: usize = 8;
-/// Length of the OSCORE_Input_Material `id` and of PSK key ids.
-pub const KEY_ID_LEN: usize = 8;
 /// Length of a PSK-mode symmetric PoP key (AES-CCM-16-64-128).
 pub const PSK_LEN: usize = 16;
 /// Attempts at drawing a fresh random identifier before giving up.
@@ -329,7 +327,6 @@ impl AuthorizationServer {
                 other => TokenRequestError::Scope(other),
             })?;
         let scope_in_response = granted.narrowed || request.scope.is_none();
-        let binding = self.pop_binding(client, audience, request.req_cnf.as_ref(), now)?;
 
         let lifetime = audience.lifetime;
         let token_scope = match (
@@ -351,6 +348,8 @@ impl AuthorizationServer {
         loop {
             attempt += 1;
             let cti = self.fresh_cti(audience)?;
+            let binding =
+                self.pop_binding(client, audience, request.req_cnf.as_ref(), &cti, now)?;
             let claims = ClaimsSet {
                 iss: self.config.server.issuer.clone(),
                 aud: Some(Audience::Single(audience.name.clone())),
@@ -431,17 +430,23 @@ impl AuthorizationServer {
         Ok(exi_cti(&audience.rs_id, seq))
     }
 
+    /// The PoP key of a token whose `cti` is `cti`. A key the AS generates
+    /// takes the token's `cti` as its identifier (the
+    /// OSCORE_Input_Material `id`, the PSK `kid`): the store keeps `cti`s
+    /// unique, so these identifiers are unique at the AS as RFC 9203
+    /// section 3.2.1 requires, without another look-up.
     fn pop_binding(
         &self,
         client: &ClientConfig,
         audience: &AudienceConfig,
         req_cnf: Option<&Confirmation>,
+        cti: &[u8],
         now: u64,
     ) -> Result<PopBinding, TokenRequestError> {
         match audience.profile {
             AceProfile::CoapOscore => match req_cnf {
                 None => {
-                    let id = self.fresh_key_id()?;
+                    let id = cti.to_vec();
                     let material = OscoreInputMaterial {
                         id: Some(id.clone()),
                         ms: Some(random_bytes(MASTER_SECRET_LEN)),
@@ -486,7 +491,7 @@ impl AuthorizationServer {
                         .into(),
                 )),
             },
-            AceProfile::CoapDtls => self.dtls_binding(client, audience, req_cnf),
+            AceProfile::CoapDtls => self.dtls_binding(client, audience, req_cnf, cti),
         }
     }
 
@@ -495,6 +500,7 @@ impl AuthorizationServer {
         client: &ClientConfig,
         audience: &AudienceConfig,
         req_cnf: Option<&Confirmation>,
+        cti: &[u8],
     ) -> Result<PopBinding, TokenRequestError> {
         let registered = client.public_key.as_ref();
         let rpk = |key: &crate::config::ClientKey| -> Result<PopBinding, TokenRequestError> {
@@ -561,7 +567,7 @@ impl AuthorizationServer {
             None => match registered {
                 Some(key) => rpk(key),
                 None if audience.format.is_encrypted() => {
-                    let kid = self.fresh_key_id()?;
+                    let kid = cti.to_vec();
                     let key = CoseKey::symmetric(&random_bytes(PSK_LEN), Some(&kid), None);
                     let cnf = Confirmation::CoseKey(key);
                     Ok(PopBinding {
@@ -577,23 +583,6 @@ impl AuthorizationServer {
                 ))),
             },
         }
-    }
-
-    fn fresh_key_id(&self) -> Result<Vec<u8>, TokenRequestError> {
-        for _ in 0..FRESH_ATTEMPTS {
-            let id = random_bytes(KEY_ID_LEN);
-            if self
-                .store
-                .by_key_id(&id)
-                .map_err(TokenRequestError::Store)?
-                .is_empty()
-            {
-                return Ok(id);
-            }
-        }
-        Err(TokenRequestError::Store(StoreError::Backend(
-            "could not draw an unused key id".into(),
-        )))
     }
 
     // -- /introspect -------------------------------------------------------

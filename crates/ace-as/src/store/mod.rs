@@ -15,6 +15,7 @@ pub use sqlite::SqliteStore;
 
 use ace_proto::cbor;
 use ace_proto::scope::ScopeValue;
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
@@ -181,7 +182,8 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct MemoryInner {
     records: Vec<TokenRecord>,
-    exi: Vec<(String, u64)>,
+    by_cti: HashMap<Vec<u8>, usize>,
+    exi: HashMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -200,15 +202,22 @@ impl MemoryStore {
 impl TokenStore for MemoryStore {
     fn insert(&self, record: &TokenRecord) -> Result<(), StoreError> {
         let mut inner = self.lock()?;
-        if inner.records.iter().any(|r| r.cti == record.cti) {
+        if inner.by_cti.contains_key(&record.cti) {
             return Err(StoreError::DuplicateCti);
         }
+        let at = inner.records.len();
+        inner.by_cti.insert(record.cti.clone(), at);
         inner.records.push(record.clone());
         Ok(())
     }
 
     fn get(&self, cti: &[u8]) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(self.lock()?.records.iter().find(|r| r.cti == cti).cloned())
+        let inner = self.lock()?;
+        Ok(inner
+            .by_cti
+            .get(cti)
+            .and_then(|at| inner.records.get(*at))
+            .cloned())
     }
 
     fn list(&self, filter: &TokenFilter) -> Result<Vec<TokenRecord>, StoreError> {
@@ -223,7 +232,8 @@ impl TokenStore for MemoryStore {
 
     fn revoke(&self, cti: &[u8], now: u64) -> Result<RevokeOutcome, StoreError> {
         let mut inner = self.lock()?;
-        match inner.records.iter_mut().find(|r| r.cti == cti) {
+        let at = inner.by_cti.get(cti).copied();
+        match at.and_then(|at| inner.records.get_mut(at)) {
             None => Ok(RevokeOutcome::NotFound),
             Some(r) => match r.revoked_at {
                 Some(at) => Ok(RevokeOutcome::AlreadyRevoked(at)),
@@ -237,12 +247,9 @@ impl TokenStore for MemoryStore {
 
     fn next_exi_sequence(&self, audience: &str) -> Result<u64, StoreError> {
         let mut inner = self.lock()?;
-        if let Some((_, last)) = inner.exi.iter_mut().find(|(a, _)| a == audience) {
-            *last += 1;
-            return Ok(*last);
-        }
-        inner.exi.push((audience.to_string(), 1));
-        Ok(1)
+        let last = inner.exi.entry(audience.to_string()).or_insert(0);
+        *last += 1;
+        Ok(*last)
     }
 
     fn by_key_id(&self, key_id: &[u8]) -> Result<Vec<TokenRecord>, StoreError> {

@@ -26,7 +26,6 @@ CREATE TABLE tokens (
     revoked_at INTEGER
 );
 CREATE INDEX tokens_by_key_id ON tokens (key_id) WHERE key_id IS NOT NULL;
-CREATE INDEX tokens_by_client ON tokens (client);
 CREATE TABLE exi_sequence (
     audience TEXT PRIMARY KEY,
     last     INTEGER NOT NULL
