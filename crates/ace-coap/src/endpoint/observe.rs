@@ -31,6 +31,11 @@ pub(crate) struct ObserverKey {
 /// Observe sequence numbers are 24 bits (RFC 7641 section 4.4).
 const SEQ_MASK: u32 = 0x00ff_ffff;
 
+/// Most notifications queued per observer behind a running job; beyond,
+/// the oldest queued one is dropped (RFC 7641 section 4.5.1 lets a server
+/// skip intermediate states; only the latest state is owed).
+const MAX_PENDING: usize = 64;
+
 #[derive(Debug)]
 pub(crate) struct Observer {
     resource: String,
@@ -61,6 +66,12 @@ impl Registry {
 
     pub(crate) fn contains(&self, key: &ObserverKey) -> bool {
         self.observers.contains_key(key)
+    }
+
+    /// How many notifications are queued for an observer.
+    #[cfg(test)]
+    pub(crate) fn queued(&self, key: &ObserverKey) -> usize {
+        self.observers.get(key).map_or(0, |o| o.pending.len())
     }
 
     fn index(&mut self, resource: &str, key: ObserverKey) {
@@ -187,6 +198,10 @@ impl Endpoint {
             };
             let coalesce = response.is_none() && matches!(o.pending.back(), Some(None));
             if !coalesce {
+                if o.pending.len() >= MAX_PENDING {
+                    o.pending.pop_front();
+                    tracing::warn!(peer = %key.peer, "observer's notification queue is full; dropping the oldest");
+                }
                 o.pending.push_back(response.clone());
             }
             if o.job.is_none() {

@@ -1202,3 +1202,165 @@ fn tokens_are_unique_and_of_configured_length() {
     assert_eq!(seen.len(), 1, "NSTART 1: one request on the wire");
     let _ = HashMap::<u8, u8>::new();
 }
+
+#[test]
+fn notification_queue_behind_a_hung_handler_is_bounded() {
+    let (mut sim, c, s) = client_and_server(Box::new(|req: &Request| {
+        if req.is_notification() {
+            return None;
+        }
+        let mut r = Response::content("x");
+        r.observed_resource = Some(req.path_string());
+        Some(r)
+    }));
+    sim.request(
+        c,
+        1,
+        OutgoingRequest::new(addr(2), Request::get("/o")).observe(),
+    );
+    let now = sim.now;
+    for i in 0..500 {
+        sim.nodes[s].ep.notify(
+            now,
+            &NotifyTarget::Resource("/o".into()),
+            Some(Response::content(format!("{i}"))),
+        );
+    }
+    sim.settle();
+    assert_eq!(
+        sim.nodes[s].deferred.len(),
+        1,
+        "one job at a time per observer"
+    );
+    let key = observe::ObserverKey {
+        peer: addr(1),
+        token: sim.nodes[s].deferred[0].1.meta.token,
+    };
+    assert!(sim.nodes[s].ep.observers.queued(&key) <= 64);
+}
+
+#[test]
+fn mutated_valid_messages_never_panic() {
+    // Valid datagrams that reach deep paths (Block1, Block2, Observe, Size,
+    // separate responses), with random bytes flipped, sent to a server and
+    // to a client with live exchanges.
+    let mut seeds = Vec::new();
+    let mut add = |mtype: MessageType, code: u8, options: Vec<(u16, Vec<u8>)>, payload: &[u8]| {
+        let mut o = Options::new();
+        for (n, v) in options {
+            o.push(n, v);
+        }
+        let m = Message {
+            mtype,
+            code,
+            mid: 0x1111,
+            token: Token::new(&[1, 2, 3, 4]).unwrap(),
+            options: o,
+            payload: payload.to_vec(),
+        };
+        seeds.push(wire::encode(&m, 4096).unwrap());
+    };
+    let b = |num: u32, more: bool, szx: u8| BlockOption { num, more, szx }.encode();
+    add(
+        MessageType::Con,
+        2,
+        vec![
+            (number::URI_PATH, b"echo".to_vec()),
+            (number::BLOCK1, b(0, true, 2)),
+        ],
+        &[7; 64],
+    );
+    add(
+        MessageType::Con,
+        2,
+        vec![
+            (number::URI_PATH, b"echo".to_vec()),
+            (number::BLOCK1, b(1, false, 2)),
+            (number::SIZE1, vec![100]),
+        ],
+        &[7; 36],
+    );
+    add(
+        MessageType::Con,
+        1,
+        vec![
+            (number::OBSERVE, vec![]),
+            (number::URI_PATH, b"obs".to_vec()),
+            (number::BLOCK2, b(1, false, 0)),
+        ],
+        &[],
+    );
+    add(
+        MessageType::Non,
+        5,
+        vec![
+            (number::URI_PATH, b"q".to_vec()),
+            (number::ACCEPT, vec![60]),
+        ],
+        b"fetch",
+    );
+    add(
+        MessageType::Ack,
+        0x45,
+        vec![
+            (number::OBSERVE, vec![5]),
+            (number::BLOCK2, b(0, true, 6)),
+            (number::ETAG, vec![1]),
+        ],
+        &[0; 1024],
+    );
+    add(
+        MessageType::Con,
+        0x45,
+        vec![(number::OBSERVE, vec![6]), (number::SIZE2, vec![9, 9])],
+        b"n",
+    );
+    add(
+        MessageType::Con,
+        0x5f,
+        vec![(number::BLOCK1, b(0, true, 6))],
+        &[],
+    );
+    let (mut sim, c, _s) = client_and_server(echo());
+    let mut rng = XorShift(0xfeed);
+    for round in 0..20_000u32 {
+        if round % 500 == 0 {
+            // Keep some client exchanges alive so responses can match.
+            sim.request(
+                c,
+                u64::from(round),
+                OutgoingRequest::new(addr(9), Request::get("/obs")).observe(),
+            );
+            sim.request(
+                c,
+                u64::from(round) + 1,
+                OutgoingRequest::new(addr(9), Request::post("/echo").with_payload(big_body(3000))),
+            );
+        }
+        let mut bytes = seeds[(rng.next() as usize) % seeds.len()].clone();
+        // Half of the time, aim at a live client exchange: its token and,
+        // for an ACK, its Message ID.
+        if rng.chance(0.5)
+            && let Some((_, _, req)) = sim.unbound.iter().rev().find(|(_, to, _)| *to == addr(9))
+            && let Ok(req) = wire::decode(req)
+            && let Ok(mut m) = wire::decode(&bytes)
+        {
+            m.token = req.token;
+            if m.mtype == MessageType::Ack {
+                m.mid = req.mid;
+            }
+            bytes = wire::encode(&m, 4096).unwrap();
+        }
+        for _ in 0..1 + rng.next() % 4 {
+            let i = (rng.next() as usize) % bytes.len();
+            bytes[i] ^= 1 << (rng.next() % 8);
+        }
+        if rng.chance(0.2) {
+            let cut = (rng.next() as usize) % bytes.len();
+            bytes.truncate(cut.max(4));
+        }
+        sim.inject(addr(9), addr(2), bytes.clone());
+        sim.inject(addr(9), addr(1), bytes);
+    }
+    sim.run_for(Duration::from_secs(600));
+}
