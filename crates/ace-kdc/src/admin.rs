@@ -198,7 +198,11 @@ impl GroupSummary {
 
 /// The summaries of every stored group.
 pub fn summaries(snapshot: &Snapshot) -> Vec<GroupSummary> {
-    snapshot.groups.iter().map(GroupSummary::of_stored).collect()
+    snapshot
+        .groups
+        .iter()
+        .map(GroupSummary::of_stored)
+        .collect()
 }
 
 #[cfg(test)]
@@ -221,5 +225,85 @@ mod tests {
             assert_eq!(Command::from_text(&c.to_text()).unwrap(), c);
         }
         assert!(Command::from_text("command = \"explode\"").is_err());
+    }
+}
+
+/// How long a heartbeat stays "recent": a service is taken to be running
+/// when its last heartbeat is younger than this many seconds.
+pub const HEARTBEAT_FRESH: u64 = 5;
+
+/// Why a command could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The KDC could not be loaded to run the command locally.
+    #[error(transparent)]
+    Load(#[from] crate::core::LoadError),
+    /// A running service did not execute the command in time.
+    #[error("the running KDC did not execute command {0} within the wait time; it stays queued")]
+    Timeout(i64),
+    /// The command failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Queues `command` and returns its result: a running service (recent
+/// heartbeat) executes it at its next tick, and this waits up to `wait`
+/// for the result; without a running service the core is opened on the
+/// store here and the queue drained (network effects are then skipped; see
+/// the module docs).
+pub fn submit(
+    config: &crate::config::KdcConfig,
+    store: std::sync::Arc<dyn crate::store::Store>,
+    command: &Command,
+    now: u64,
+    wait: std::time::Duration,
+) -> Result<String, SubmitError> {
+    let id = store.enqueue_command(&command.to_text(), now)?;
+    let running = store
+        .last_heartbeat()?
+        .is_some_and(|hb| now.saturating_sub(hb) < HEARTBEAT_FRESH);
+    if running {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            if let Some(result) = store.command_result(id)? {
+                return finish(result);
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(SubmitError::Timeout(id));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    let (kdc, _) = crate::core::Kdc::open(config.clone(), store.clone(), now)?;
+    for c in store.pending_commands()? {
+        let (result, effects) = match Command::from_text(&c.text) {
+            Ok(cmd) => kdc.execute(&cmd, now),
+            Err(e) => (Err(format!("unreadable command: {e}")), Vec::new()),
+        };
+        if !effects.is_empty() {
+            tracing::info!(
+                effects = effects.len(),
+                "no KDC is running: notifications and rekeying messages are not sent; members catch up with /num, /stale-sids or GET"
+            );
+        }
+        let text = match result {
+            Ok(t) => format!("ok: {t}"),
+            Err(t) => format!("error: {t}"),
+        };
+        store.complete_command(c.id, &text)?;
+    }
+    match store.command_result(id)? {
+        Some(result) => finish(result),
+        None => Err(SubmitError::Timeout(id)),
+    }
+}
+
+fn finish(result: String) -> Result<String, SubmitError> {
+    match result.strip_prefix("error: ") {
+        Some(e) => Err(SubmitError::Failed(e.to_string())),
+        None => Ok(result.strip_prefix("ok: ").unwrap_or(&result).to_string()),
     }
 }

@@ -595,7 +595,9 @@ impl KdcConfig {
         };
         let mut names = std::collections::HashSet::new();
         for (i, g) in raw.groups.iter().enumerate() {
-            config.group(g).map_err(|e| prefix(e, &format!("groups[{i}]")))?;
+            config
+                .group(g)
+                .map_err(|e| prefix(e, &format!("groups[{i}]")))?;
             if !names.insert(g.name.clone()) {
                 return Err(ConfigError::invalid(
                     format!("groups[{i}].name"),
@@ -738,8 +740,9 @@ impl KdcConfig {
                         PublicKey::from(&vk)
                     }
                 };
-                let cred = Credential::ccs(&public, spec.ecdh_alg, &kdc.subject, kdc.kid.as_deref())
-                    .map_err(|e| ConfigError::invalid("dh_curve", e.to_string()))?;
+                let cred =
+                    Credential::ccs(&public, spec.ecdh_alg, &kdc.subject, kdc.kid.as_deref())
+                        .map_err(|e| ConfigError::invalid("dh_curve", e.to_string()))?;
                 (cred.into_bytes(), KdcGroupKey::Dh(Arc::new(dh)))
             }
         };
@@ -801,9 +804,10 @@ fn as_key(field: &str, k: &RawAsKey) -> Result<TokenKey, ConfigError> {
             )
         }
         "aes-ccm-16-64-128" => {
-            let key: [u8; 16] = bytes.as_slice().try_into().map_err(|_| {
-                ConfigError::invalid(format!("{field}.key"), "expected 16 bytes")
-            })?;
+            let key: [u8; 16] = bytes
+                .as_slice()
+                .try_into()
+                .map_err(|_| ConfigError::invalid(format!("{field}.key"), "expected 16 bytes"))?;
             TokenKey::aes_ccm_16_64_128(&key)
         }
         "hmac" => {

@@ -11,17 +11,20 @@
 //! * [`store`]: the [`Store`](store::Store) trait, SQLite (WAL) and
 //!   in-memory implementations.
 //! * [`admin`]: operator commands.
+//! * [`service`]: the async service on `ace-coap` with OSCORE channels,
+//!   the timer and the I/O of the effects.
 
 pub mod admin;
 pub mod config;
 pub mod core;
 pub mod model;
 pub mod resources;
+pub mod service;
 pub mod store;
 
 pub use crate::core::{
     Caller, ChannelSetup, Effect, EvictionNotice, GroupDeletion, Kdc, KdcRequest, KdcResponse,
-    Method, Outcome, RekeyDelivery, RekeyTarget, Refusal,
+    Method, Outcome, Refusal, RekeyDelivery, RekeyTarget,
 };
 pub use config::{GroupSpec, KdcConfig};
 pub use model::ChannelId;

@@ -2,6 +2,8 @@
 //! Request Creation Hints, on the sans-I/O core (RFC 9200 section
 //! 5.10.1.1, RFC 9203 section 4, RFC 9594 section 3.3).
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 mod support;
 
 use ace_kdc::{Caller, Effect, KdcRequest, Method};
@@ -21,9 +23,10 @@ use support::{ClientKeys, GROUPS};
 fn token_transfer_answers_nonce2_id2_challenge_and_group_info() {
     let h = Harness::memory(GROUPS);
     let keys = ClientKeys::ed25519();
-    let token = h
-        .authority
-        .mint(&keys.token(&[("g1", REQUESTER), ("gp", REQUESTER), ("nosuch", 2)], h.now + 60));
+    let token = h.authority.mint(&keys.token(
+        &[("g1", REQUESTER), ("gp", REQUESTER), ("nosuch", 2)],
+        h.now + 60,
+    ));
     let (out, got) = h.authz(token, true);
     assert_eq!(out.response.code, Code::CREATED);
     assert_eq!(out.response.content_format, Some(cf::ACE_CBOR));
@@ -39,14 +42,20 @@ fn token_transfer_answers_nonce2_id2_challenge_and_group_info() {
     assert!(si[0].id.contains("g1"));
     assert_eq!(si[0].cred_fmt, Some(14));
     // The channel's context is installed.
-    assert!(out.effects.iter().any(|e| matches!(e, Effect::InstallChannel(_))));
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::InstallChannel(_)))
+    );
 }
 
 #[test]
 fn ecdh_info_and_kdc_dh_creds_on_request() {
     let h = Harness::memory(GROUPS);
     let keys = ClientKeys::ed25519();
-    let token = h.authority.mint(&keys.token(&[("g1", REQUESTER), ("gp", REQUESTER)], h.now + 60));
+    let token = h
+        .authority
+        .mint(&keys.token(&[("g1", REQUESTER), ("gp", REQUESTER)], h.now + 60));
     let req = TokenTransferRequest {
         access_token: token,
         nonce1: Some(random_bytes(8)),
@@ -55,7 +64,13 @@ fn ecdh_info_and_kdc_dh_creds_on_request() {
         kdc_dh_creds: true,
         ..TokenTransferRequest::default()
     };
-    let out = h.send(&Caller::Unauthenticated, Method::Post, "/authz-info", cf::ACE_CBOR, req.encode());
+    let out = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::ACE_CBOR,
+        req.encode(),
+    );
     assert_eq!(out.response.code, Code::CREATED);
     let resp = TokenTransferResponse::decode(&out.response.payload).unwrap();
     assert!(resp.sign_info.is_none(), "not asked for");
@@ -70,7 +85,11 @@ fn ecdh_info_and_kdc_dh_creds_on_request() {
 fn monitor_only_scope_gets_no_challenge() {
     let h = Harness::memory(GROUPS);
     let keys = ClientKeys::ed25519();
-    let (_, got) = h.authz(h.authority.mint(&keys.token(&[("g1", MONITOR)], h.now + 60)), false);
+    let (_, got) = h.authz(
+        h.authority
+            .mint(&keys.token(&[("g1", MONITOR)], h.now + 60)),
+        false,
+    );
     assert!(got.unwrap().1.kdcchallenge.is_none());
 }
 
@@ -94,9 +113,21 @@ fn refused_tokens() {
     tampered[last] ^= 1;
     let cases: Vec<(&str, Vec<u8>, Code)> = vec![
         ("expired", h.authority.mint(&expired), Code::UNAUTHORIZED),
-        ("other audience", h.authority.mint(&other_audience), Code::FORBIDDEN),
-        ("unknown cnonce", h.authority.mint(&unknown_cnonce), Code::UNAUTHORIZED),
-        ("kid without a channel", h.authority.mint(&no_osc), Code::UNAUTHORIZED),
+        (
+            "other audience",
+            h.authority.mint(&other_audience),
+            Code::FORBIDDEN,
+        ),
+        (
+            "unknown cnonce",
+            h.authority.mint(&unknown_cnonce),
+            Code::UNAUTHORIZED,
+        ),
+        (
+            "kid without a channel",
+            h.authority.mint(&no_osc),
+            Code::UNAUTHORIZED,
+        ),
         ("tampered", tampered, Code::UNAUTHORIZED),
         ("not a token", vec![0xa0], Code::BAD_REQUEST),
     ];
@@ -114,7 +145,10 @@ fn refused_tokens() {
     for (what, scope) in [
         (
             "textual entries",
-            ScopeValue::group(&GroupScope::new(vec![ScopeEntry::textual("g1", &["sender"])])),
+            ScopeValue::group(&GroupScope::new(vec![ScopeEntry::textual(
+                "g1",
+                &["sender"],
+            )])),
         ),
         ("text scope", ScopeValue::Text("read".into())),
         (
@@ -149,10 +183,22 @@ fn refused_tokens() {
         access_token: h.authority.mint(&good),
         ..TokenTransferRequest::default()
     };
-    let out = h.send(&Caller::Unauthenticated, Method::Post, "/authz-info", cf::ACE_CBOR, req.encode());
+    let out = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::ACE_CBOR,
+        req.encode(),
+    );
     assert_eq!(out.response.code, Code::BAD_REQUEST);
     // Wrong Content-Format.
-    let out = h.send(&Caller::Unauthenticated, Method::Post, "/authz-info", cf::CBOR, vec![0xa0]);
+    let out = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::CBOR,
+        vec![0xa0],
+    );
     assert_eq!(out.response.code, Code::UNSUPPORTED_CONTENT_FORMAT);
     // GET is not supported.
     let out = h.get(&Caller::Unauthenticated, "/authz-info");
@@ -194,7 +240,11 @@ fn no_token_gets_creation_hints_with_a_cnonce_the_kdc_then_accepts() {
     assert_eq!(out.response.code, Code::CREATED);
     assert!(got.is_some());
     let (out, _) = h.authz(token, false);
-    assert_eq!(out.response.code, Code::UNAUTHORIZED, "a cnonce is single-use");
+    assert_eq!(
+        out.response.code,
+        Code::UNAUTHORIZED,
+        "a cnonce is single-use"
+    );
 }
 
 #[test]
@@ -206,8 +256,14 @@ fn reposting_a_token_replaces_the_channel() {
     let (out, got) = h.authz(h.authority.mint(&spec), false);
     let (second, _) = got.unwrap();
     assert_ne!(first, second);
-    let Caller::Channel(old) = &first else { unreachable!() };
-    assert!(out.effects.iter().any(|e| matches!(e, Effect::DropChannel(c) if c == old)));
+    let Caller::Channel(old) = &first else {
+        unreachable!()
+    };
+    assert!(
+        out.effects
+            .iter()
+            .any(|e| matches!(e, Effect::DropChannel(c) if c == old))
+    );
     assert_eq!(h.kdc.token_count(), 1, "one token per PoP key");
     // The old channel is no longer authorized.
     let out = h.request(&first, KdcRequest::new(Method::Get, "/ace-group/g1/num"));
@@ -227,14 +283,24 @@ fn access_rights_update_over_the_channel() {
     }
     .encode();
     // Over another channel (here: none) it is refused.
-    let out = h.send(&Caller::Unauthenticated, Method::Post, "/authz-info", cf::ACE_CBOR, body.clone());
+    let out = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::ACE_CBOR,
+        body.clone(),
+    );
     assert_eq!(out.response.code, Code::UNAUTHORIZED);
     let out = h.send(&caller, Method::Post, "/authz-info", cf::ACE_CBOR, body);
     assert_eq!(out.response.code, Code::CREATED);
     assert!(out.response.payload.is_empty());
     // The new scope is in force on the same channel.
     let out = h.get(&caller, "/ace-group/ges");
-    assert_eq!(out.response.code, Code::FORBIDDEN, "granted now, but not a member");
+    assert_eq!(
+        out.response.code,
+        Code::FORBIDDEN,
+        "granted now, but not a member"
+    );
     assert_eq!(
         ace_proto::problem::error_id_of(&out.response.payload),
         Some(0)

@@ -2,6 +2,8 @@
 //! RFC 9594 / Group OSCORE profile matrix with its checks, `get_creds`
 //! selection end to end, key renewal, leaving with forward security.
 
+#![allow(clippy::unwrap_used, clippy::type_complexity)]
+
 mod support;
 
 use ace_kdc::{Caller, Effect, Method};
@@ -10,8 +12,8 @@ use ace_proto::cbor::{self, Value};
 use ace_proto::code::Code;
 use ace_proto::consts::content_format as cf;
 use ace_proto::groupcomm::{
-    CredsFilter, CredsResponse, FetchCredsRequest, GetCreds, GroupNamesRequest, GroupNamesResponse,
-    GroupId, IndividualKeyingMaterial, JoinResponse, KdcCred, KdcCredFetchRequest,
+    CredsFilter, CredsResponse, FetchCredsRequest, GetCreds, GroupId, GroupNamesRequest,
+    GroupNamesResponse, IndividualKeyingMaterial, JoinResponse, KdcCred, KdcCredFetchRequest,
     KeyDistributionResponse, OrNothing, PoliciesResponse, RekeyingMessage, StaleSidsResponse,
     VerifDataResponse,
 };
@@ -50,7 +52,14 @@ fn join(h: &Harness, group: &str, roles: u64, control_uri: Option<&str>) -> Join
     } else {
         Proof::None
     };
-    let req = join_request(group, roles, &n_s, proof, None, control_uri.map(str::to_string));
+    let req = join_request(
+        group,
+        roles,
+        &n_s,
+        proof,
+        None,
+        control_uri.map(str::to_string),
+    );
     let out = h.join(&caller, group, &req);
     assert_eq!(out.response.code, Code::CREATED);
     Joined {
@@ -91,9 +100,24 @@ fn non_members_and_other_members() {
     }
     // Non-member DELETE and POST on a node, FETCH stale-sids.
     for (m, path, cfmt, body) in [
-        (Method::Delete, format!("/ace-group/g1/nodes/{}", a.node), None, vec![]),
-        (Method::Post, format!("/ace-group/g1/nodes/{}", a.node), None, vec![]),
-        (Method::Fetch, "/ace-group/g1/stale-sids".to_string(), Some(cf::CBOR), vec![0]),
+        (
+            Method::Delete,
+            format!("/ace-group/g1/nodes/{}", a.node),
+            None,
+            vec![],
+        ),
+        (
+            Method::Post,
+            format!("/ace-group/g1/nodes/{}", a.node),
+            None,
+            vec![],
+        ),
+        (
+            Method::Fetch,
+            "/ace-group/g1/stale-sids".to_string(),
+            Some(cf::CBOR),
+            vec![0],
+        ),
     ] {
         let req = match cfmt {
             Some(c) => ace_kdc::KdcRequest::new(m, &path).with_payload(c, body),
@@ -107,7 +131,10 @@ fn non_members_and_other_members() {
     // without an error id, and nothing changes.
     for m in [Method::Get, Method::Post, Method::Delete] {
         let before = h.fingerprint();
-        let out = h.request(&a.caller, ace_kdc::KdcRequest::new(m, &format!("/ace-group/g1/nodes/{}", b.node)));
+        let out = h.request(
+            &a.caller,
+            ace_kdc::KdcRequest::new(m, &format!("/ace-group/g1/nodes/{}", b.node)),
+        );
         assert_eq!(out.response.code, Code::FORBIDDEN, "{m:?}");
         assert_eq!(problem(&out), None);
         assert!(out.effects.is_empty());
@@ -116,15 +143,34 @@ fn non_members_and_other_members() {
     // A token without g1 at all: 4.03; unknown group: 4.04; unknown
     // resource: 4.04; wrong method: 4.05.
     let (other, _) = h.client(&ClientKeys::ed25519(), &[("ges", REQUESTER)]);
-    assert_eq!(h.get(&other, "/ace-group/g1/num").response.code, Code::FORBIDDEN);
-    assert_eq!(h.get(&a.caller, "/ace-group/nosuch/num").response.code, Code::NOT_FOUND);
-    assert_eq!(h.get(&a.caller, "/ace-group/g1/bogus").response.code, Code::NOT_FOUND);
     assert_eq!(
-        h.request(&a.caller, ace_kdc::KdcRequest::new(Method::Put, "/ace-group/g1")).response.code,
+        h.get(&other, "/ace-group/g1/num").response.code,
+        Code::FORBIDDEN
+    );
+    assert_eq!(
+        h.get(&a.caller, "/ace-group/nosuch/num").response.code,
+        Code::NOT_FOUND
+    );
+    assert_eq!(
+        h.get(&a.caller, "/ace-group/g1/bogus").response.code,
+        Code::NOT_FOUND
+    );
+    assert_eq!(
+        h.request(
+            &a.caller,
+            ace_kdc::KdcRequest::new(Method::Put, "/ace-group/g1")
+        )
+        .response
+        .code,
         Code::METHOD_NOT_ALLOWED
     );
     assert_eq!(
-        h.request(&Caller::Unauthenticated, ace_kdc::KdcRequest::new(Method::Put, "/ace-group/g1")).response.code,
+        h.request(
+            &Caller::Unauthenticated,
+            ace_kdc::KdcRequest::new(Method::Put, "/ace-group/g1")
+        )
+        .response
+        .code,
         Code::UNAUTHORIZED
     );
 }
@@ -137,49 +183,111 @@ fn member_reads() {
     assert_eq!(out.response.code, Code::CONTENT);
     let keys = KeyDistributionResponse::decode(&out.response.payload).unwrap();
     let k = keys.material.key.group_oscore().unwrap();
-    assert!(k.group_sender_id.is_none(), "no Sender ID in a Key Distribution Response");
-    assert_eq!(k.oscore.ms, a.resp.material.key.group_oscore().unwrap().oscore.ms);
+    assert!(
+        k.group_sender_id.is_none(),
+        "no Sender ID in a Key Distribution Response"
+    );
+    assert_eq!(
+        k.oscore.ms,
+        a.resp.material.key.group_oscore().unwrap().oscore.ms
+    );
 
     let out = h.get(&a.caller, &format!("/ace-group/g1/nodes/{}", a.node));
     assert_eq!(out.response.code, Code::CONTENT);
     let ind = IndividualKeyingMaterial::decode(&out.response.payload).unwrap();
     assert_eq!(
-        ind.group.unwrap().material.key.group_oscore().unwrap().group_sender_id,
+        ind.group
+            .unwrap()
+            .material
+            .key
+            .group_oscore()
+            .unwrap()
+            .group_sender_id,
         Some(a.sid())
     );
 
     let out = h.get(&a.caller, "/ace-group/g1/num");
-    assert_eq!((out.response.code, out.response.content_format), (Code::CONTENT, Some(cf::CBOR)));
+    assert_eq!(
+        (out.response.code, out.response.content_format),
+        (Code::CONTENT, Some(cf::CBOR))
+    );
     assert_eq!(out.response.payload, [0x00]);
     let out = h.get(&a.caller, "/ace-group/g1/active");
     assert_eq!(out.response.payload, [0xf5]);
     let out = h.get(&a.caller, "/ace-group/g1/policies");
-    let p = OrNothing::<PoliciesResponse>::decode(&out.response.payload).unwrap().content().unwrap();
+    let p = OrNothing::<PoliciesResponse>::decode(&out.response.payload)
+        .unwrap()
+        .content()
+        .unwrap();
     assert_eq!(p.group_policies.key_update_check_interval, Some(3600));
 
     // GET /kdc-cred: PoP over the stored clientchallenge.
     let out = h.get(&a.caller, "/ace-group/g1/kdc-cred");
     assert_eq!(out.response.code, Code::CONTENT);
     let kc = KdcCred::decode(&out.response.payload).unwrap();
-    let vk = ace_proto::credential::Credential::parse_ccs(&kc.kdc_cred).unwrap().verifying_key().unwrap();
+    let vk = ace_proto::credential::Credential::parse_ccs(&kc.kdc_cred)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
     let join_kdc = a.resp.kdc.as_ref().unwrap();
     assert_ne!(kc.kdc_nonce, join_kdc.kdc_nonce, "a fresh N_KDC");
     // N_C is the stored clientchallenge: the cnonce of the Join Request.
-    let _proof = kc.verify(&a.cnonce, ace_proto::pop::PopCheck::Signature(&vk)).unwrap();
-    assert!(kc.verify(&[0; 8], ace_proto::pop::PopCheck::Signature(&vk)).is_err());
+    let _proof = kc
+        .verify(&a.cnonce, ace_proto::pop::PopCheck::Signature(&vk))
+        .unwrap();
+    assert!(
+        kc.verify(&[0; 8], ace_proto::pop::PopCheck::Signature(&vk))
+            .is_err()
+    );
 
     // FETCH /ace-group by Gid: only groups the token names.
-    let gid = a.resp.material.key.group_oscore().unwrap().gid().unwrap().to_vec();
-    let body = GroupNamesRequest { gid: vec![GroupId::Bytes(gid.clone()), GroupId::Bytes(vec![9, 9])] }.encode();
-    let out = h.send(&a.caller, Method::Fetch, "/ace-group", cf::ACE_GROUPCOMM_CBOR, body.clone());
-    let names = OrNothing::<GroupNamesResponse>::decode(&out.response.payload).unwrap().content().unwrap();
+    let gid = a
+        .resp
+        .material
+        .key
+        .group_oscore()
+        .unwrap()
+        .gid()
+        .unwrap()
+        .to_vec();
+    let body = GroupNamesRequest {
+        gid: vec![GroupId::Bytes(gid.clone()), GroupId::Bytes(vec![9, 9])],
+    }
+    .encode();
+    let out = h.send(
+        &a.caller,
+        Method::Fetch,
+        "/ace-group",
+        cf::ACE_GROUPCOMM_CBOR,
+        body.clone(),
+    );
+    let names = OrNothing::<GroupNamesResponse>::decode(&out.response.payload)
+        .unwrap()
+        .content()
+        .unwrap();
     assert_eq!(names.gname, ["g1"]);
     assert_eq!(names.guri, ["/ace-group/g1"]);
     let (stranger, _) = h.client(&ClientKeys::ed25519(), &[("ges", REQUESTER)]);
-    let out = h.send(&stranger, Method::Fetch, "/ace-group", cf::ACE_GROUPCOMM_CBOR, body);
+    let out = h.send(
+        &stranger,
+        Method::Fetch,
+        "/ace-group",
+        cf::ACE_GROUPCOMM_CBOR,
+        body,
+    );
     assert_eq!(out.response.payload, [0x40], "nothing found: h''");
-    let out = h.send(&a.caller, Method::Fetch, "/ace-group", cf::ACE_GROUPCOMM_CBOR, vec![0xa1, 0x00, 0x80]);
-    assert_eq!(out.response.code, Code::BAD_REQUEST, "gid must not be empty");
+    let out = h.send(
+        &a.caller,
+        Method::Fetch,
+        "/ace-group",
+        cf::ACE_GROUPCOMM_CBOR,
+        vec![0xa1, 0x00, 0x80],
+    );
+    assert_eq!(
+        out.response.code,
+        Code::BAD_REQUEST,
+        "gid must not be empty"
+    );
 }
 
 #[test]
@@ -192,26 +300,98 @@ fn get_creds_filters_end_to_end() {
     let (sa, sb, sc) = (a.sid(), b.sid(), c.sid());
     let r = |bits| Roles::Aif(bits);
     let cases: Vec<(&str, bool, Vec<Roles>, Vec<Vec<u8>>, Option<Vec<Vec<u8>>>)> = vec![
-        ("requesters", true, vec![r(REQUESTER)], vec![], Some(vec![sa.clone(), sc.clone()])),
-        ("responders", true, vec![r(RESPONDER)], vec![], Some(vec![sb.clone(), sc.clone()])),
-        ("requester+responder combination", true, vec![r(REQUESTER | RESPONDER)], vec![], Some(vec![sc.clone()])),
-        ("requester or responder", true, vec![r(REQUESTER), r(RESPONDER)], vec![], Some(vec![sa.clone(), sb.clone(), sc.clone()])),
-        ("by id", true, vec![], vec![sb.clone()], Some(vec![sb.clone()])),
-        ("role or id", true, vec![r(REQUESTER)], vec![sb.clone()], Some(vec![sa.clone(), sb.clone(), sc.clone()])),
-        ("role and not id", false, vec![r(REQUESTER)], vec![sa.clone()], Some(vec![sc.clone()])),
-        ("all but id", false, vec![], vec![sa.clone()], Some(vec![sb.clone(), sc.clone()])),
-        ("exclusive by role only", false, vec![r(RESPONDER)], vec![], Some(vec![sb.clone(), sc.clone()])),
-        ("monitors have no credential", true, vec![r(MONITOR)], vec![], None),
+        (
+            "requesters",
+            true,
+            vec![r(REQUESTER)],
+            vec![],
+            Some(vec![sa.clone(), sc.clone()]),
+        ),
+        (
+            "responders",
+            true,
+            vec![r(RESPONDER)],
+            vec![],
+            Some(vec![sb.clone(), sc.clone()]),
+        ),
+        (
+            "requester+responder combination",
+            true,
+            vec![r(REQUESTER | RESPONDER)],
+            vec![],
+            Some(vec![sc.clone()]),
+        ),
+        (
+            "requester or responder",
+            true,
+            vec![r(REQUESTER), r(RESPONDER)],
+            vec![],
+            Some(vec![sa.clone(), sb.clone(), sc.clone()]),
+        ),
+        (
+            "by id",
+            true,
+            vec![],
+            vec![sb.clone()],
+            Some(vec![sb.clone()]),
+        ),
+        (
+            "role or id",
+            true,
+            vec![r(REQUESTER)],
+            vec![sb.clone()],
+            Some(vec![sa.clone(), sb.clone(), sc.clone()]),
+        ),
+        (
+            "role and not id",
+            false,
+            vec![r(REQUESTER)],
+            vec![sa.clone()],
+            Some(vec![sc.clone()]),
+        ),
+        (
+            "all but id",
+            false,
+            vec![],
+            vec![sa.clone()],
+            Some(vec![sb.clone(), sc.clone()]),
+        ),
+        (
+            "exclusive by role only",
+            false,
+            vec![r(RESPONDER)],
+            vec![],
+            Some(vec![sb.clone(), sc.clone()]),
+        ),
+        (
+            "monitors have no credential",
+            true,
+            vec![r(MONITOR)],
+            vec![],
+            None,
+        ),
         ("unknown id", true, vec![], vec![vec![0xee]], None),
     ];
     for (what, flag, roles, ids, want) in cases {
         let body = FetchCredsRequest {
-            get_creds: GetCreds::Filter(CredsFilter { inclusion_flag: flag, role_filter: roles, id_filter: ids }),
+            get_creds: GetCreds::Filter(CredsFilter {
+                inclusion_flag: flag,
+                role_filter: roles,
+                id_filter: ids,
+            }),
         }
         .encode();
-        let out = h.send(&a.caller, Method::Fetch, "/ace-group/g1/creds", cf::ACE_GROUPCOMM_CBOR, body);
+        let out = h.send(
+            &a.caller,
+            Method::Fetch,
+            "/ace-group/g1/creds",
+            cf::ACE_GROUPCOMM_CBOR,
+            body,
+        );
         assert_eq!(out.response.code, Code::CONTENT, "{what}");
-        let got = OrNothing::<CredsResponse>::decode(&out.response.payload).unwrap().content();
+        let got = OrNothing::<CredsResponse>::decode(&out.response.payload)
+            .unwrap()
+            .content();
         match (got, want) {
             (None, None) => assert_eq!(out.response.payload, [0x40], "{what}"),
             (Some(resp), Some(mut want)) => {
@@ -230,7 +410,10 @@ fn get_creds_filters_end_to_end() {
                         (&c.keys.credential, REQUESTER | RESPONDER)
                     };
                     assert_eq!(&resp.peers.creds[i], cred, "{what}");
-                    assert_eq!(resp.peers.peer_roles.as_ref().unwrap()[i], Roles::Aif(roles));
+                    assert_eq!(
+                        resp.peers.peer_roles.as_ref().unwrap()[i],
+                        Roles::Aif(roles)
+                    );
                 }
             }
             (got, want) => panic!("{what}: got {got:?}, want {want:?}"),
@@ -238,10 +421,20 @@ fn get_creds_filters_end_to_end() {
     }
     // Both filters empty: 4.00.
     let body = FetchCredsRequest {
-        get_creds: GetCreds::Filter(CredsFilter { inclusion_flag: true, role_filter: vec![], id_filter: vec![] }),
+        get_creds: GetCreds::Filter(CredsFilter {
+            inclusion_flag: true,
+            role_filter: vec![],
+            id_filter: vec![],
+        }),
     }
     .encode();
-    let out = h.send(&a.caller, Method::Fetch, "/ace-group/g1/creds", cf::ACE_GROUPCOMM_CBOR, body);
+    let out = h.send(
+        &a.caller,
+        Method::Fetch,
+        "/ace-group/g1/creds",
+        cf::ACE_GROUPCOMM_CBOR,
+        body,
+    );
     assert_eq!(out.response.code, Code::BAD_REQUEST);
     // GET: everyone with a credential.
     let out = h.get(&a.caller, "/ace-group/g1/creds");
@@ -251,7 +444,18 @@ fn get_creds_filters_end_to_end() {
     // (Responders for a Requester).
     let e = ClientKeys::ed25519();
     let (ce, ne) = h.client(&e, &[("g1", REQUESTER)]);
-    let out = h.join(&ce, "g1", &join_request("g1", REQUESTER, &ne, Proof::Signature(&e), Some(GetCreds::All), None));
+    let out = h.join(
+        &ce,
+        "g1",
+        &join_request(
+            "g1",
+            REQUESTER,
+            &ne,
+            Proof::Signature(&e),
+            Some(GetCreds::All),
+            None,
+        ),
+    );
     let resp = JoinResponse::decode(&out.response.payload).unwrap();
     let mut ids = resp.peers.unwrap().peer_identifiers;
     ids.sort();
@@ -274,18 +478,40 @@ fn key_renewal_and_stale_sids() {
     let new_sid = ind.group_sender_id.unwrap();
     assert_ne!(new_sid, a.sid());
     // A monitor has nothing to renew.
-    let out = h.request(&m.caller, ace_kdc::KdcRequest::new(Method::Post, &format!("/ace-group/g1/nodes/{}", m.node)));
-    assert_eq!((out.response.code, problem(&out)), (Code::BAD_REQUEST, Some(1)));
+    let out = h.request(
+        &m.caller,
+        ace_kdc::KdcRequest::new(Method::Post, &format!("/ace-group/g1/nodes/{}", m.node)),
+    );
+    assert_eq!(
+        (out.response.code, problem(&out)),
+        (Code::BAD_REQUEST, Some(1))
+    );
 
     // The old Sender ID is in the current stale set; after a leave (rekey
     // to 1) a member at 0 learns it from /stale-sids.
     let b = join(&h, "g1", RESPONDER, None);
-    let out = h.request(&b.caller, ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", b.node)));
+    let out = h.request(
+        &b.caller,
+        ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", b.node)),
+    );
     assert_eq!(out.response.code, Code::DELETED);
-    let fetch = |v: u8| h.send(&a.caller, Method::Fetch, "/ace-group/g1/stale-sids", cf::CBOR, vec![v]);
+    let fetch = |v: u8| {
+        h.send(
+            &a.caller,
+            Method::Fetch,
+            "/ace-group/g1/stale-sids",
+            cf::CBOR,
+            vec![v],
+        )
+    };
     let out = fetch(0);
-    assert_eq!((out.response.code, out.response.content_format), (Code::CONTENT, Some(cf::CBOR)));
-    let StaleSidsResponse::Sids(mut ids) = StaleSidsResponse::from_payload(&out.response.payload).unwrap() else {
+    assert_eq!(
+        (out.response.code, out.response.content_format),
+        (Code::CONTENT, Some(cf::CBOR))
+    );
+    let StaleSidsResponse::Sids(mut ids) =
+        StaleSidsResponse::from_payload(&out.response.payload).unwrap()
+    else {
         panic!()
     };
     ids.sort();
@@ -296,30 +522,61 @@ fn key_renewal_and_stale_sids() {
     // Two more rekeys: the set of version 0 is no longer kept (3 sets).
     for _ in 0..2 {
         let x = join(&h, "g1", RESPONDER, None);
-        h.request(&x.caller, ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", x.node)));
+        h.request(
+            &x.caller,
+            ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", x.node)),
+        );
     }
     let out = fetch(0);
     assert_eq!(out.response.code, Code::CONTENT);
-    assert!(out.response.payload.is_empty(), "no payload: the sets are gone");
-    assert_eq!(h.send(&a.caller, Method::Fetch, "/ace-group/g1/stale-sids", cf::CBOR, vec![0x61, 0x78]).response.code, Code::BAD_REQUEST);
+    assert!(
+        out.response.payload.is_empty(),
+        "no payload: the sets are gone"
+    );
+    assert_eq!(
+        h.send(
+            &a.caller,
+            Method::Fetch,
+            "/ace-group/g1/stale-sids",
+            cf::CBOR,
+            vec![0x61, 0x78]
+        )
+        .response
+        .code,
+        Code::BAD_REQUEST
+    );
 }
 
 #[test]
 fn leaving_rekeys_for_forward_security() {
     let h = Harness::memory(GROUPS);
-    let a = join(&h, "g1", REQUESTER | RESPONDER, Some("coap://127.0.0.1:5/rk"));
+    let a = join(
+        &h,
+        "g1",
+        REQUESTER | RESPONDER,
+        Some("coap://127.0.0.1:5/rk"),
+    );
     let b = join(&h, "g1", REQUESTER | RESPONDER, None);
     let leaver = join(&h, "g1", REQUESTER | RESPONDER, None);
     let out = h.request(
         &leaver.caller,
-        ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", leaver.node)),
+        ace_kdc::KdcRequest::new(
+            Method::Delete,
+            &format!("/ace-group/g1/nodes/{}", leaver.node),
+        ),
     );
     assert_eq!(out.response.code, Code::DELETED);
-    let Some(Effect::Rekey(d)) = out.effects.first() else { panic!("no rekey") };
+    let Some(Effect::Rekey(d)) = out.effects.first() else {
+        panic!("no rekey")
+    };
     assert_eq!(d.num, 1);
     let mut nodes: Vec<&str> = d.targets.iter().map(|t| t.node.as_str()).collect();
     nodes.sort();
-    assert_eq!(nodes, [a.node.as_str(), b.node.as_str()], "the leaver is not a target");
+    assert_eq!(
+        nodes,
+        [a.node.as_str(), b.node.as_str()],
+        "the leaver is not a target"
+    );
     let msg = RekeyingMessage::decode(&d.payload).unwrap();
     assert_eq!(msg.stale_node_ids, Some(vec![leaver.sid()]));
     let new_key = msg.material.key.group_oscore().unwrap();
@@ -328,27 +585,60 @@ fn leaving_rekeys_for_forward_security() {
     // guesses the new Gid.
     let full = a.resp.material.key.group_oscore().unwrap();
     let kdc_cred = &a.resp.kdc.as_ref().unwrap().kdc_cred;
-    let mut sender = support::member_context(full, new_key, Some((&a.sid(), &a.keys.signing, &a.keys.credential)), kdc_cred, vec![]);
+    let mut sender = support::member_context(
+        full,
+        new_key,
+        Some((&a.sid(), &a.keys.signing, &a.keys.credential)),
+        kdc_cred,
+        vec![],
+    );
     let (protected, _) = sender
-        .protect_request(&support::test_request(), &group_oscore::group::RequestMode::Group)
+        .protect_request(
+            &support::test_request(),
+            &group_oscore::group::RequestMode::Group,
+        )
         .unwrap();
     let old = leaver.resp.material.key.group_oscore().unwrap();
     let peers = vec![support::peer(&a.sid(), &a.keys.credential)];
-    let mut left = support::member_context(full, old, Some((&leaver.sid(), &leaver.keys.signing, &leaver.keys.credential)), kdc_cred, peers.clone());
+    let mut left = support::member_context(
+        full,
+        old,
+        Some((&leaver.sid(), &leaver.keys.signing, &leaver.keys.credential)),
+        kdc_cred,
+        peers.clone(),
+    );
     assert!(left.unprotect_request(&protected).is_err(), "old Gid");
     let mut guessed = old.clone();
     guessed.oscore.context_id = new_key.oscore.context_id.clone();
-    let mut left = support::member_context(full, &guessed, Some((&leaver.sid(), &leaver.keys.signing, &leaver.keys.credential)), kdc_cred, peers.clone());
-    assert!(left.unprotect_request(&protected).is_err(), "old Master Secret");
+    let mut left = support::member_context(
+        full,
+        &guessed,
+        Some((&leaver.sid(), &leaver.keys.signing, &leaver.keys.credential)),
+        kdc_cred,
+        peers.clone(),
+    );
+    assert!(
+        left.unprotect_request(&protected).is_err(),
+        "old Master Secret"
+    );
     // Another remaining member with the new material can.
-    let mut stays = support::member_context(full, new_key, Some((&b.sid(), &b.keys.signing, &b.keys.credential)), kdc_cred, peers);
+    let mut stays = support::member_context(
+        full,
+        new_key,
+        Some((&b.sid(), &b.keys.signing, &b.keys.credential)),
+        kdc_cred,
+        peers,
+    );
     let (plain, _) = stays.unprotect_request(&protected).unwrap();
     assert_eq!(plain.payload, b"forward secrecy");
     // The leaver is no longer a member.
     let out = h.get(&leaver.caller, "/ace-group/g1/num");
     assert_eq!(problem(&out), Some(0));
     let out = h.get(&a.caller, "/ace-group/g1/num");
-    assert_eq!(cbor::from_slice(&out.response.payload).unwrap(), Value::from(1));
+    assert_eq!(
+        cbor::from_slice(&out.response.payload).unwrap(),
+        Value::from(1)
+    );
 }
 
 #[test]
@@ -358,30 +648,71 @@ fn verifiers() {
     let v = ClientKeys::ed25519();
     let (vc, _) = h.client(&v, &[("g1", VERIFIER), ("gp", VERIFIER)]);
     let out = h.get(&vc, "/ace-group/g1/verif-data");
-    assert_eq!(out.response.code, Code::CONTENT, "{}", String::from_utf8_lossy(&out.response.payload));
+    assert_eq!(
+        out.response.code,
+        Code::CONTENT,
+        "{}",
+        String::from_utf8_lossy(&out.response.payload)
+    );
     let vd = VerifDataResponse::decode(&out.response.payload).unwrap();
     let key = vd.material.key.group_oscore().unwrap();
     assert!(key.oscore.ms.is_none(), "never the Master Secret");
     assert_eq!(vd.sign_enc_key.len(), 16);
     // Verifiers may read credentials, not keys.
-    assert_eq!(h.get(&vc, "/ace-group/g1/creds").response.code, Code::CONTENT);
+    assert_eq!(
+        h.get(&vc, "/ace-group/g1/creds").response.code,
+        Code::CONTENT
+    );
     assert_eq!(problem(&h.get(&vc, "/ace-group/g1")), Some(0));
     // FETCH /kdc-cred with the verifier's nonce.
     let n_c = vec![7u8; 8];
-    let out = h.send(&vc, Method::Fetch, "/ace-group/g1/kdc-cred", cf::ACE_GROUPCOMM_CBOR, KdcCredFetchRequest { cnonce: n_c.clone() }.encode());
+    let out = h.send(
+        &vc,
+        Method::Fetch,
+        "/ace-group/g1/kdc-cred",
+        cf::ACE_GROUPCOMM_CBOR,
+        KdcCredFetchRequest {
+            cnonce: n_c.clone(),
+        }
+        .encode(),
+    );
     assert_eq!(out.response.code, Code::CONTENT);
     let kc = KdcCred::decode(&out.response.payload).unwrap();
-    let vk = ace_proto::credential::Credential::parse_ccs(&kc.kdc_cred).unwrap().verifying_key().unwrap();
-    let _proof = kc.verify(&n_c, ace_proto::pop::PopCheck::Signature(&vk)).unwrap();
+    let vk = ace_proto::credential::Credential::parse_ccs(&kc.kdc_cred)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
+    let _proof = kc
+        .verify(&n_c, ace_proto::pop::PopCheck::Signature(&vk))
+        .unwrap();
     // Pairwise-only: error 7. A member (not a verifier): error 8.
     let out = h.get(&vc, "/ace-group/gp/verif-data");
-    assert_eq!((out.response.code, problem(&out)), (Code::BAD_REQUEST, Some(7)));
+    assert_eq!(
+        (out.response.code, problem(&out)),
+        (Code::BAD_REQUEST, Some(7))
+    );
     let out = h.get(&_a.caller, "/ace-group/g1/verif-data");
-    assert_eq!((out.response.code, problem(&out)), (Code::FORBIDDEN, Some(8)));
-    let out = h.send(&_a.caller, Method::Fetch, "/ace-group/g1/kdc-cred", cf::ACE_GROUPCOMM_CBOR, KdcCredFetchRequest { cnonce: n_c }.encode());
-    assert_eq!((out.response.code, problem(&out)), (Code::FORBIDDEN, Some(8)));
+    assert_eq!(
+        (out.response.code, problem(&out)),
+        (Code::FORBIDDEN, Some(8))
+    );
+    let out = h.send(
+        &_a.caller,
+        Method::Fetch,
+        "/ace-group/g1/kdc-cred",
+        cf::ACE_GROUPCOMM_CBOR,
+        KdcCredFetchRequest { cnonce: n_c }.encode(),
+    );
+    assert_eq!(
+        (out.response.code, problem(&out)),
+        (Code::FORBIDDEN, Some(8))
+    );
     // Verifiers cannot join.
-    let out = h.join(&vc, "g1", &join_request("g1", VERIFIER, &[], Proof::None, None, None));
+    let out = h.join(
+        &vc,
+        "g1",
+        &join_request("g1", VERIFIER, &[], Proof::None, None, None),
+    );
     assert_eq!(out.response.code, Code::BAD_REQUEST);
 }
 
@@ -395,7 +726,10 @@ fn discovery() {
     };
     assert_eq!(get("?if=ace.groups"), "</ace-group>;if=\"ace.groups\"");
     let groups = get("?if=ace.group");
-    assert!(groups.contains("</ace-group/g1>;rt=\"core.osc.gm\";if=\"ace.group\""), "{groups}");
+    assert!(
+        groups.contains("</ace-group/g1>;rt=\"core.osc.gm\";if=\"ace.group\""),
+        "{groups}"
+    );
     assert_eq!(groups.matches("if=\"ace.group\"").count(), 5);
     assert_eq!(get("?rt=ace.ai"), "</authz-info>;rt=\"ace.ai\"");
     assert_eq!(get("?rt=core.osc*").split(',').count(), 5);

@@ -36,8 +36,8 @@ pub(crate) mod state;
 mod tick;
 
 pub use error::Refusal;
-pub use state::{LoadError, group_params};
 pub(crate) use state::State;
+pub use state::{LoadError, group_params};
 pub(crate) use tick::eviction_payload;
 
 use crate::config::KdcConfig;

@@ -9,7 +9,7 @@
 //! members (rekeying scheme 0).
 
 use super::state::{group_row, keying_material, sign_enc_key};
-use super::{Effect, RekeyDelivery, RekeyTarget, Refusal, State};
+use super::{Effect, Refusal, RekeyDelivery, RekeyTarget, State};
 use crate::model::{Group, KeyingMaterial, Member};
 use crate::store::Change;
 use ace_proto::cbor::Codec;

@@ -2,10 +2,10 @@
 
 use super::{Caller, ChannelSetup, Refusal};
 use crate::config::{ConfigError, GroupConfig, GroupMode, GroupSpec, KdcConfig};
+use crate::model::material::MaterialError;
 use crate::model::{
     ChannelId, CnonceRegistry, Group, KeyingMaterial, SenderIdAllocator, StaleSets, TokenRecord,
 };
-use crate::model::material::MaterialError;
 use crate::store::{Change, GroupRow, Snapshot, StoreError};
 use ace_proto::cbor::IntOrText;
 use ace_proto::consts::groupcomm::profile;
@@ -313,7 +313,10 @@ impl State {
         now: u64,
     ) -> Refusal {
         let scope = group.map(|g| {
-            ScopeValue::group(&GroupScope::new(vec![ScopeEntry::aif(g.to_string(), roles)]))
+            ScopeValue::group(&GroupScope::new(vec![ScopeEntry::aif(
+                g.to_string(),
+                roles,
+            )]))
         });
         Refusal::Unauthorized(Box::new(AsRequestCreationHints {
             as_uri: Some(config.as_uri.clone()),

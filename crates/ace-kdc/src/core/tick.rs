@@ -155,7 +155,9 @@ impl Kdc {
                     .get_mut(group)
                     .and_then(|g| remove_member(g, node, &mut changes));
                 match removed {
-                    None => Err(Refusal::NotFound(format!("no node {node:?} in group {group:?}"))),
+                    None => Err(Refusal::NotFound(format!(
+                        "no node {node:?} in group {group:?}"
+                    ))),
                     Some(m) => {
                         let channel = state.tokens.get_mut(&m.token_id).map(|t| {
                             t.client_challenges.remove(group);

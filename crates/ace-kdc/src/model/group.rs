@@ -90,7 +90,9 @@ impl Group {
 
     /// The member bound to token `token_id`.
     pub fn member_by_token(&self, token_id: &[u8]) -> Option<&Member> {
-        self.by_token.get(token_id).and_then(|n| self.members.get(n))
+        self.by_token
+            .get(token_id)
+            .and_then(|n| self.members.get(n))
     }
 
     /// Adds or replaces a member, keeping the indexes right.
@@ -104,7 +106,8 @@ impl Group {
         if let Some(sid) = &member.sender_id {
             self.by_sender_id.insert(sid.clone(), member.node.clone());
         }
-        self.by_token.insert(member.token_id.clone(), member.node.clone());
+        self.by_token
+            .insert(member.token_id.clone(), member.node.clone());
         self.members.insert(member.node.clone(), member);
     }
 

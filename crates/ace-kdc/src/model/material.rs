@@ -101,7 +101,10 @@ mod tests {
 
     #[test]
     fn gid_is_prefix_and_epoch() {
-        assert_eq!(gid_for(&[0xab, 0xcd], 5, 6).unwrap(), [0xab, 0xcd, 0, 0, 0, 5]);
+        assert_eq!(
+            gid_for(&[0xab, 0xcd], 5, 6).unwrap(),
+            [0xab, 0xcd, 0, 0, 0, 5]
+        );
         assert_eq!(gid_for(&[0x01], 0x1234, 3).unwrap(), [0x01, 0x12, 0x34]);
         assert!(matches!(
             gid_for(&[0x01], 0x1_0000, 3),

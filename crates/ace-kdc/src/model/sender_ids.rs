@@ -25,7 +25,9 @@ pub struct SenderIdAllocator {
 
 /// Number of identifiers of 1 to `max_len` bytes.
 fn capacity(max_len: u8) -> u64 {
-    (1..=u32::from(max_len.min(7))).map(|l| 1u64 << (8 * l)).sum()
+    (1..=u32::from(max_len.min(7)))
+        .map(|l| 1u64 << (8 * l))
+        .sum()
 }
 
 /// The identifier at position `index` of the enumeration.

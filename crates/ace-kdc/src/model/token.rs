@@ -58,7 +58,10 @@ impl fmt::Debug for ChannelRecord {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ChannelRecord")
             .field("id", &self.id)
-            .field("client_recipient_id", &hex::encode(&self.client_recipient_id))
+            .field(
+                "client_recipient_id",
+                &hex::encode(&self.client_recipient_id),
+            )
             .field("sequence_mark", &self.sequence_mark)
             .finish_non_exhaustive()
     }

@@ -29,20 +29,21 @@
 use super::expect_format;
 use crate::core::rekey::remove_member;
 use crate::core::state::channel_setup;
-use crate::core::{Caller, ChannelSetup, Effect, EvictionNotice, Kdc, KdcRequest, KdcResponse, Outcome, Refusal};
+use crate::core::{
+    Caller, ChannelSetup, Effect, EvictionNotice, Kdc, KdcRequest, KdcResponse, Outcome, Refusal,
+};
 use crate::model::{ChannelRecord, TokenRecord};
 use crate::store::Change;
+use ace_proto::authz_info::{TokenTransferRequest, TokenTransferResponse};
 use ace_proto::cbor::Codec;
 use ace_proto::code::Code;
 use ace_proto::consts::content_format as cf;
-use ace_proto::authz_info::{TokenTransferRequest, TokenTransferResponse};
+use ace_proto::consts::content_format::content_format_tag;
 use ace_proto::cwt::{ClaimsSet, Confirmation, NumericDate, TokenError};
 use ace_proto::keys::random_bytes;
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::roles::group_oscore::{REQUESTER, RESPONDER};
-use ace_proto::consts::content_format::content_format_tag;
 use ace_proto::scope::{GroupScope, ScopeValue};
-use std::collections::BTreeMap;
 
 /// Length of `nonce2` (RFC 9203 section 4.2: 64 random bits RECOMMENDED).
 pub const NONCE2_LEN: usize = 8;
@@ -152,10 +153,10 @@ fn new_channel(
         )));
     }
     let token_id = material.id.clone().unwrap_or_default();
-    let sends = scope
-        .entries
-        .iter()
-        .any(|e| e.aif_bits().is_some_and(|b| b & (REQUESTER | RESPONDER) != 0));
+    let sends = scope.entries.iter().any(|e| {
+        e.aif_bits()
+            .is_some_and(|b| b & (REQUESTER | RESPONDER) != 0)
+    });
     let nonce2 = random_bytes(NONCE2_LEN);
     let kdcchallenge = sends.then(|| random_bytes(super::join::KDCCHALLENGE_LEN));
 
@@ -166,7 +167,7 @@ fn new_channel(
     let old_channel = previous.map(|t| t.channel.id.clone());
     let client_challenges = previous
         .map(|t| t.client_challenges.clone())
-        .unwrap_or_else(BTreeMap::new);
+        .unwrap_or_default();
     let record = TokenRecord {
         id: token_id.clone(),
         scope: scope.clone(),
@@ -268,7 +269,11 @@ fn update(
     };
     // Members whose roles the new scope no longer grants are evicted.
     let mut affected = Vec::new();
-    let scope = state.tokens.get(&token_id).map(|t| t.scope.clone()).unwrap_or_default();
+    let scope = state
+        .tokens
+        .get(&token_id)
+        .map(|t| t.scope.clone())
+        .unwrap_or_default();
     for group in state.groups.values_mut() {
         let Some(node) = group.by_token.get(&token_id).cloned() else {
             continue;
@@ -286,7 +291,9 @@ fn update(
                 node,
                 channel: Some(channel.clone()),
                 control_uri: m.control_uri,
-                payload: crate::core::eviction_payload("the updated access token no longer grants the roles"),
+                payload: crate::core::eviction_payload(
+                    "the updated access token no longer grants the roles",
+                ),
             })));
             affected.push(group.name().to_string());
         }

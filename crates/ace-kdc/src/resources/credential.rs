@@ -59,7 +59,9 @@ pub(crate) fn check(group: &GroupConfig, bytes: &[u8]) -> Result<CheckedCredenti
                 .verifying_key()
                 .map_err(|e| incompatible(e.to_string()))?;
             if vk.algorithm() != sig {
-                return Err(incompatible("the key type does not fit the signature algorithm"));
+                return Err(incompatible(
+                    "the key type does not fit the signature algorithm",
+                ));
             }
             MemberKey::Signature(vk)
         }

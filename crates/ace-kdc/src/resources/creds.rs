@@ -28,7 +28,11 @@ fn respond<T: Codec>(body: &T) -> Outcome {
 }
 
 /// Members and (with the Verifier role) external signature verifiers.
-fn may_read(state: &crate::core::State, group: &str, granted: &super::Granted) -> Result<(), Refusal> {
+fn may_read(
+    state: &crate::core::State,
+    group: &str,
+    granted: &super::Granted,
+) -> Result<(), Refusal> {
     let member = state
         .groups
         .get(group)

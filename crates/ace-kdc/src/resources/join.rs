@@ -53,7 +53,7 @@ enum CredentialPlan {
     None,
     /// A new credential whose PoP verified over N_S.
     New {
-        checked: CheckedCredential,
+        checked: Box<CheckedCredential>,
         n_s: Vec<u8>,
         _proof: PopVerified,
     },
@@ -214,7 +214,7 @@ fn prepare(snap: &Snapshot, group: &str, request: JoinRequest) -> Result<Prepare
                     request.client_cred_verify.as_deref(),
                 )?;
                 CredentialPlan::New {
-                    checked,
+                    checked: Box::new(checked),
                     n_s,
                     _proof: proof,
                 }
@@ -228,18 +228,15 @@ fn prepare(snap: &Snapshot, group: &str, request: JoinRequest) -> Result<Prepare
         CredentialPlan::None
     };
     let client_dh = match &credential {
-        CredentialPlan::New {
-            checked:
-                CheckedCredential {
-                    key: MemberKey::Dh(k),
-                    ..
-                },
-            ..
-        } => Some(k.clone()),
+        CredentialPlan::New { checked, .. } => match &checked.key {
+            MemberKey::Dh(k) => Some(k.clone()),
+            MemberKey::Signature(_) => None,
+        },
         CredentialPlan::Keep { bytes } => credential::stored_dh_key(config, bytes),
         _ => None,
     };
-    let (n_kdc, kdc_cred_verify) = credential::kdc_pop(config, &request.cnonce, client_dh.as_ref())?;
+    let (n_kdc, kdc_cred_verify) =
+        credential::kdc_pop(config, &request.cnonce, client_dh.as_ref())?;
     Ok(Prepared::Ready(Box::new(PreparedJoin {
         config: config.clone(),
         token_id: snap.token_id.clone(),
@@ -299,7 +296,10 @@ pub(crate) fn new_challenge(
     token.kdcchallenge = Some(n_s.clone());
     let change = Change::PutToken(Box::new(token.clone()));
     kdc.commit(&mut state, &[change])?;
-    Err(Refusal::BadRequestBody(Box::new(info_body(config, Some(n_s)))))
+    Err(Refusal::BadRequestBody(Box::new(info_body(
+        config,
+        Some(n_s),
+    ))))
 }
 
 /// What the commit hands to the response encoder.
@@ -358,7 +358,9 @@ fn commit_locked(
     let token = state
         .token(caller, now)
         .filter(|t| t.id == p.token_id)
-        .ok_or_else(|| Refusal::TokenUnauthorized("the access token changed during the join".into()))?;
+        .ok_or_else(|| {
+            Refusal::TokenUnauthorized("the access token changed during the join".into())
+        })?;
     if let CredentialPlan::New { n_s, .. } = &p.credential
         && token.kdcchallenge.as_ref() != Some(n_s)
     {
@@ -387,7 +389,9 @@ fn commit_locked(
     if let CredentialPlan::Keep { bytes } = &p.credential
         && existing.as_ref().and_then(|m| m.credential.as_ref()) != Some(bytes)
     {
-        return Err(Refusal::BadRequest("no stored credential for this node".into()));
+        return Err(Refusal::BadRequest(
+            "no stored credential for this node".into(),
+        ));
     }
     let spec = &p.config.spec;
     let created = existing.is_none();
@@ -447,7 +451,10 @@ fn commit_locked(
         .ok_or_else(|| Refusal::NotFound(name.into()))?;
     let sender_id = if needs_sid {
         let sid = g.sender_ids.allocate().ok_or_else(|| {
-            Refusal::unavailable(ErrorId::NoIndividualKeyingMaterial, "no Sender ID available")
+            Refusal::unavailable(
+                ErrorId::NoIndividualKeyingMaterial,
+                "no Sender ID available",
+            )
         })?;
         changes.push(Change::IssueSenderIds {
             group: name.to_string(),
@@ -492,7 +499,9 @@ fn commit_locked(
                 other => Some(other.clone()),
             };
             Some(match filter {
-                Some(f) => PeerCredentials::from_members(&select_creds(&f, CredsContext::Join, &views)?),
+                Some(f) => {
+                    PeerCredentials::from_members(&select_creds(&f, CredsContext::Join, &views)?)
+                }
                 None => PeerCredentials::from_members::<crate::model::group::CredView>(&[]),
             })
         }

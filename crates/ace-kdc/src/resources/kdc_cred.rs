@@ -21,7 +21,11 @@ use ace_proto::code::Code;
 use ace_proto::consts::content_format as cf;
 use ace_proto::groupcomm::{KdcCred, KdcCredFetchRequest};
 
-fn respond(config: &crate::config::GroupConfig, n_c: &[u8], dh: Option<&ace_proto::pop::DhPublicKey>) -> Result<Outcome, Refusal> {
+fn respond(
+    config: &crate::config::GroupConfig,
+    n_c: &[u8],
+    dh: Option<&ace_proto::pop::DhPublicKey>,
+) -> Result<Outcome, Refusal> {
     let (kdc_nonce, kdc_cred_verify) = kdc_pop(config, n_c, dh)?;
     let body = KdcCred {
         kdc_cred: config.kdc_credential.clone(),

@@ -24,8 +24,8 @@
 //! authenticated).
 
 pub mod authz_info;
-pub mod creds;
 mod credential;
+pub mod creds;
 pub mod discovery;
 pub mod groups;
 pub mod join;
@@ -82,7 +82,9 @@ pub(crate) fn authorize(
         return Err(Refusal::NotFound(format!("no group {group:?}")));
     }
     let roles = granted.ok_or_else(|| {
-        Refusal::forbidden(format!("the access token grants nothing on group {group:?}"))
+        Refusal::forbidden(format!(
+            "the access token grants nothing on group {group:?}"
+        ))
     })?;
     Ok(Granted { token_id, roles })
 }
@@ -126,10 +128,19 @@ pub(crate) fn dispatch(
         (["ace-group", g, "nodes", n], Get) => node::get(kdc, caller, g, n, now),
         (["ace-group", g, "nodes", n], Post) => node::post(kdc, caller, g, n, now),
         (["ace-group", g, "nodes", n], Delete) => node::delete(kdc, caller, g, n, now),
-        (["ace-group", g, "nodes", n, "cred"], Post) => node_cred::post(kdc, req, caller, g, n, now),
+        (["ace-group", g, "nodes", n, "cred"], Post) => {
+            node_cred::post(kdc, req, caller, g, n, now)
+        }
         (["ace-group"], _)
         | (["ace-group", _], _)
-        | (["ace-group", _, "creds" | "kdc-cred" | "policies" | "num" | "active" | "verif-data" | "stale-sids"], _)
+        | (
+            [
+                "ace-group",
+                _,
+                "creds" | "kdc-cred" | "policies" | "num" | "active" | "verif-data" | "stale-sids",
+            ],
+            _,
+        )
         | (["ace-group", _, "nodes", _], _)
         | (["ace-group", _, "nodes", _, "cred"], _) => {
             // A known resource and an unsupported method: 4.05 only for an
@@ -142,6 +153,9 @@ pub(crate) fn dispatch(
                 Err(Refusal::MethodNotAllowed)
             }
         }
-        _ => Err(Refusal::NotFound(format!("no resource /{}", req.path.join("/")))),
+        _ => Err(Refusal::NotFound(format!(
+            "no resource /{}",
+            req.path.join("/")
+        ))),
     }
 }

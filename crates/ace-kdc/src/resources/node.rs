@@ -49,7 +49,13 @@ pub(crate) fn own_member<'s>(
 }
 
 /// GET: group and individual keying material.
-pub fn get(kdc: &Kdc, caller: &Caller, group: &str, node: &str, now: u64) -> Result<Outcome, Refusal> {
+pub fn get(
+    kdc: &Kdc,
+    caller: &Caller,
+    group: &str,
+    node: &str,
+    now: u64,
+) -> Result<Outcome, Refusal> {
     let mut state = kdc.lock();
     let granted = authorize(kdc, &mut state, caller, group, MEMBER_HINT, now)?;
     let member = own_member(&state, &granted, group, node)?;
@@ -75,7 +81,13 @@ pub fn get(kdc: &Kdc, caller: &Caller, group: &str, node: &str, now: u64) -> Res
 }
 
 /// POST: Key Renewal Request.
-pub fn post(kdc: &Kdc, caller: &Caller, group: &str, node: &str, now: u64) -> Result<Outcome, Refusal> {
+pub fn post(
+    kdc: &Kdc,
+    caller: &Caller,
+    group: &str,
+    node: &str,
+    now: u64,
+) -> Result<Outcome, Refusal> {
     let mut state = kdc.lock();
     let granted = authorize(kdc, &mut state, caller, group, MEMBER_HINT, now)?;
     let member = own_member(&state, &granted, group, node)?.clone();
@@ -127,7 +139,13 @@ pub fn post(kdc: &Kdc, caller: &Caller, group: &str, node: &str, now: u64) -> Re
 }
 
 /// DELETE: leave the group.
-pub fn delete(kdc: &Kdc, caller: &Caller, group: &str, node: &str, now: u64) -> Result<Outcome, Refusal> {
+pub fn delete(
+    kdc: &Kdc,
+    caller: &Caller,
+    group: &str,
+    node: &str,
+    now: u64,
+) -> Result<Outcome, Refusal> {
     let mut state = kdc.lock();
     let granted = authorize(kdc, &mut state, caller, group, MEMBER_HINT, now)?;
     own_member(&state, &granted, group, node)?;

@@ -10,7 +10,9 @@ use ace_proto::cbor::{Codec, IntOrText};
 use ace_proto::code::Code;
 use ace_proto::consts::content_format as cf;
 use ace_proto::consts::groupcomm::{ErrorId, profile};
-use ace_proto::groupcomm::{GroupKey, GroupKeyingMaterial, GroupOscoreInputMaterial, VerifDataResponse};
+use ace_proto::groupcomm::{
+    GroupKey, GroupKeyingMaterial, GroupOscoreInputMaterial, VerifDataResponse,
+};
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::roles::group_oscore::VERIFIER;
 
@@ -60,7 +62,10 @@ pub fn get(kdc: &Kdc, caller: &Caller, group: &str, now: u64) -> Result<Outcome,
         gp_enc_alg: Some(IntOrText::Int(c.spec.gp_enc_alg)),
         sign_alg: c.signature.map(|s| IntOrText::Int(s.cose_id())),
         sign_params: c.sign_capabilities(),
-        ecdh_alg: c.mode.uses_pairwise().then_some(IntOrText::Int(c.spec.ecdh_alg)),
+        ecdh_alg: c
+            .mode
+            .uses_pairwise()
+            .then_some(IntOrText::Int(c.spec.ecdh_alg)),
         ecdh_params: c.ecdh_capabilities(),
         group_sender_id: None,
     };

@@ -40,7 +40,9 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -110,13 +112,19 @@ impl Store for MemoryStore {
                 }
                 Change::IssueSenderIds { group, gid, ids } => {
                     for id in ids {
-                        inner.issued.insert((group.clone(), gid.clone(), id.clone()));
+                        inner
+                            .issued
+                            .insert((group.clone(), gid.clone(), id.clone()));
                     }
                 }
                 Change::NewGid { group, gid } => {
                     inner.issued.retain(|(g, i, _)| g != group || i == gid);
                 }
-                Change::AddStale { group, version, ids } => {
+                Change::AddStale {
+                    group,
+                    version,
+                    ids,
+                } => {
                     for id in ids {
                         inner.stale.insert((group.clone(), *version, id.clone()));
                     }

@@ -144,7 +144,11 @@ impl SqliteStore {
     fn init(conn: Connection, durable_fsync: bool) -> Result<Self, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", if durable_fsync { "FULL" } else { "NORMAL" })?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if durable_fsync { "FULL" } else { "NORMAL" },
+        )?;
         migrate(&conn)?;
         Ok(Self {
             conn: Mutex::new(conn),
@@ -152,7 +156,9 @@ impl SqliteStore {
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The schema version of the open database.
@@ -298,7 +304,11 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
             tx.prepare_cached("DELETE FROM sender_ids WHERE grp = ?1 AND gid != ?2")?
                 .execute(params![group, gid])?;
         }
-        Change::AddStale { group, version, ids } => {
+        Change::AddStale {
+            group,
+            version,
+            ids,
+        } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT OR IGNORE INTO stale_ids (grp, version, sender_id) VALUES (?1, ?2, ?3)",
             )?;
@@ -448,7 +458,8 @@ impl Store for SqliteStore {
                     StoreError::Corrupt(format!("token {}: {what}: {e}", hex::encode(&id)))
                 };
                 tokens.push(TokenRecord {
-                    scope: GroupScope::decode(&scope).map_err(|e| corrupt("scope", e.to_string()))?,
+                    scope: GroupScope::decode(&scope)
+                        .map_err(|e| corrupt("scope", e.to_string()))?,
                     expires_at: exp.map(to_u64),
                     kdcchallenge: n_s,
                     client_challenges: decode_challenges(&challenges)?,
@@ -466,9 +477,11 @@ impl Store for SqliteStore {
             }
         }
         let next_channel = conn
-            .query_row("SELECT value FROM meta WHERE key = ?1", [NEXT_CHANNEL], |r| {
-                r.get::<_, i64>(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [NEXT_CHANNEL],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()?
             .map_or(0, to_u64);
         let deleted_groups = conn

@@ -47,13 +47,24 @@ impl Harness {
         self.request(caller, KdcRequest::new(Method::Get, path))
     }
 
-    pub fn send(&self, caller: &Caller, method: Method, path: &str, cf: u16, body: Vec<u8>) -> Outcome {
+    pub fn send(
+        &self,
+        caller: &Caller,
+        method: Method,
+        path: &str,
+        cf: u16,
+        body: Vec<u8>,
+    ) -> Outcome {
         self.request(caller, KdcRequest::new(method, path).with_payload(cf, body))
     }
 
     /// Posts `token` to /authz-info with fresh nonce1 and ID1; returns the
     /// response (decoded) and the caller of the new channel.
-    pub fn authz(&self, token: Vec<u8>, sign_info: bool) -> (Outcome, Option<(Caller, TokenTransferResponse)>) {
+    pub fn authz(
+        &self,
+        token: Vec<u8>,
+        sign_info: bool,
+    ) -> (Outcome, Option<(Caller, TokenTransferResponse)>) {
         let req = TokenTransferRequest {
             access_token: token,
             nonce1: Some(random_bytes(8)),
@@ -61,13 +72,23 @@ impl Harness {
             sign_info,
             ..TokenTransferRequest::default()
         };
-        let out = self.send(&Caller::Unauthenticated, Method::Post, "/authz-info", cf::ACE_CBOR, req.encode());
+        let out = self.send(
+            &Caller::Unauthenticated,
+            Method::Post,
+            "/authz-info",
+            cf::ACE_CBOR,
+            req.encode(),
+        );
         if !out.response.code.is_success() {
             return (out, None);
         }
         let resp = TokenTransferResponse::decode(&out.response.payload).unwrap();
         let ch = ChannelId(resp.ace_server_recipientid.clone().unwrap());
-        assert!(out.effects.iter().any(|e| matches!(e, Effect::InstallChannel(s) if s.channel == ch)));
+        assert!(
+            out.effects
+                .iter()
+                .any(|e| matches!(e, Effect::InstallChannel(s) if s.channel == ch))
+        );
         (out, Some((Caller::Channel(ch), resp)))
     }
 

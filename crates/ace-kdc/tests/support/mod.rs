@@ -10,9 +10,9 @@ pub mod core_client;
 use ace_kdc::KdcConfig;
 use ace_kdc::config::RawConfig;
 use ace_proto::Codec;
+use ace_proto::credential::{Credential, PublicKey};
 use ace_proto::cwt::{self, Audience, ClaimsSet, Confirmation, NumericDate, Tagging};
 use ace_proto::groupcomm::{GetCreds, JoinRequest};
-use ace_proto::credential::{Credential, PublicKey};
 use ace_proto::keys::{SignatureAlgorithm, SigningKey, random_bytes};
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::pop::{self, DhCurve, DhPrivateKey, DhPublicKey, PopProver};
@@ -238,7 +238,10 @@ pub enum Proof<'a> {
     /// The pairwise-only MAC with the KDC's DH credential.
     Mac(&'a ClientKeys, &'a DhPublicKey),
     /// A given credential and evidence (forgeries).
-    Raw { cred: Vec<u8>, evidence: Option<Vec<u8>> },
+    Raw {
+        cred: Vec<u8>,
+        evidence: Option<Vec<u8>>,
+    },
 }
 
 /// A Join Request for `group` with `roles`, signed over `n_s`.
@@ -329,7 +332,10 @@ pub fn member_context(
 
 /// A member as another member's context knows it.
 pub fn peer(sid: &[u8], cred: &[u8]) -> group_oscore::group::Member {
-    let vk = Credential::parse_ccs(cred).unwrap().verifying_key().unwrap();
+    let vk = Credential::parse_ccs(cred)
+        .unwrap()
+        .verifying_key()
+        .unwrap();
     group_oscore::group::Member::new(sid, group_oscore::group::Credential::new(cred, vk).unwrap())
 }
 
