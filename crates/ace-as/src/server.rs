@@ -160,6 +160,12 @@ impl std::fmt::Debug for AuthorizationServer {
 impl AuthorizationServer {
     /// An AS with `config`, recording tokens in `store`.
     pub fn new(config: AsConfig, store: Arc<dyn TokenStore>) -> Self {
+        for client in config.clients.iter().filter(|c| c.oscore.is_none()) {
+            tracing::warn!(
+                client = %client.id,
+                "client has no OSCORE context with the AS: its requests cannot be authenticated and will be refused"
+            );
+        }
         let minter = TokenMinter::new(
             config.server.signing_key.clone(),
             config.server.signing_kid.clone(),
