@@ -264,6 +264,33 @@ async fn our_client_against_libcoap_server() {
         assert_eq!(r.payload, alphabet_body(1500));
         assert!(r.options.get(number::BLOCK2).is_none(), "reassembled");
 
+        // Early Block2 negotiation: a client configured for 64-byte blocks
+        // gets libcoap to send 64-byte blocks.
+        let mut protocol = ace_coap::ProtocolConfig::fast_for_tests();
+        protocol.limits.block_size = 64;
+        let tap = std::sync::Arc::new(ace_coap::tap::MemorySink::new());
+        let small = CoapEndpoint::bind(
+            common::config(common::loopback())
+                .protocol(protocol)
+                .tap(tap.clone()),
+            ace_coap::handler::not_found(),
+        )
+        .await
+        .unwrap();
+        let r = small
+            .request(srv.addr, Request::get("/example_data"))
+            .await
+            .unwrap();
+        assert_eq!(r.payload, alphabet_body(1500));
+        let sizes: Vec<usize> = tap
+            .records()
+            .iter()
+            .filter(|t| t.direction == ace_coap::tap::Direction::In)
+            .map(|t| ace_coap::wire::decode(&t.bytes).unwrap().payload.len())
+            .collect();
+        assert_eq!(sizes.len(), 24, "{sizes:?}");
+        assert!(sizes.iter().all(|s| *s <= 64));
+
         // Discovery lists the observable clock.
         let r = c
             .request(srv.addr, Request::get("/.well-known/core"))

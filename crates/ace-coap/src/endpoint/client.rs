@@ -312,6 +312,7 @@ impl Endpoint {
             _ => self.new_token(destination, false),
         };
         let mid = self.next_mid(now, destination);
+        let our_szx = self.config.block_szx();
         let Some(ex) = self.exchanges.get_mut(&id) else {
             return;
         };
@@ -320,6 +321,19 @@ impl Endpoint {
             LegKind::Main => {
                 if ex.observe.is_some() {
                     options.set_uint(number::OBSERVE, 0);
+                }
+                // Early negotiation (RFC 7959 section 2.4): ask for blocks
+                // no larger than ours when ours are below the 1024 maximum.
+                if our_szx < block::MAX_SZX && !multicast {
+                    options.set(
+                        number::BLOCK2,
+                        BlockOption {
+                            num: 0,
+                            more: false,
+                            szx: our_szx,
+                        }
+                        .encode(),
+                    );
                 }
                 match ex.upload.as_ref() {
                     Some(up) => {

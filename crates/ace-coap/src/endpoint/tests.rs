@@ -1364,3 +1364,28 @@ fn mutated_valid_messages_never_panic() {
     }
     sim.run_for(Duration::from_secs(600));
 }
+
+#[test]
+fn small_configured_block_size_is_negotiated_early() {
+    let mut cfg = fast();
+    cfg.limits.block_size = 64;
+    let mut sim = Sim::new();
+    let c = sim.add(addr(1), cfg, Box::new(|_| None));
+    let _s = sim.add(
+        addr(2),
+        fast(),
+        Box::new(|_| Some(Response::content(big_body(300)))),
+    );
+    sim.request(c, 1, OutgoingRequest::new(addr(2), Request::get("/big")));
+    sim.run_until_done(c, Duration::from_secs(5));
+    assert_eq!(sim.responses(c, 1)[0].payload, big_body(300));
+    // 300 bytes in 64-byte blocks: 5 responses, none larger than a block.
+    let blocks: Vec<usize> = sim
+        .wire
+        .iter()
+        .filter_map(|(from, _, b)| {
+            (*from == addr(2)).then(|| wire::decode(b).unwrap().payload.len())
+        })
+        .collect();
+    assert_eq!(blocks, vec![64, 64, 64, 64, 44]);
+}
