@@ -28,13 +28,22 @@
 //! exchange are kept by (peer, token); the endpoint's notification replays
 //! (RFC 7641) are answered by running the inner request through the
 //! handlers again and protecting the result with a fresh Partial IV (RFC
-//! 8613 section 8.3).
+//! 8613 section 8.3). A notification whose inner code is an error (an
+//! eviction or group deletion notice) ends the observation for OSCORE: its
+//! state is dropped here, and the client, which sees the inner error, stops
+//! observing. Its Outer Code is 2.04 (RFC 8613 section 4.2), so the
+//! transport keeps the registration until the next notification, which
+//! this layer answers with an unprotected 4.01 that ends it there too.
 //!
 //! # Client side
 //!
 //! A request whose [`Request::security`] is a [`ChannelId`] is protected
 //! with that context; its responses (and notifications) are verified with
-//! it. Requests without one go out unprotected (`/authz-info`).
+//! it. Requests without one go out unprotected (`/authz-info`). The layer
+//! protects before the endpoint marks a request as an Observe registration,
+//! so an observer puts `Observe: 0` in the request it passes to
+//! `CoapEndpoint::observe` (the inner Observe of RFC 8613 section
+//! 4.1.3.5.1, which also makes the outer code FETCH).
 
 use crate::model::ChannelId;
 use ace_coap::handler::{BoxFuture, Handler, Layer, SharedHandler};

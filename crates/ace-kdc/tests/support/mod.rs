@@ -6,6 +6,8 @@
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
 pub mod core_client;
+pub mod net;
+pub mod service;
 
 use ace_kdc::KdcConfig;
 use ace_kdc::config::RawConfig;
