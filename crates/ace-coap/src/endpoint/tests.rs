@@ -1383,9 +1383,8 @@ fn small_configured_block_size_is_negotiated_early() {
     let blocks: Vec<usize> = sim
         .wire
         .iter()
-        .filter_map(|(from, _, b)| {
-            (*from == addr(2)).then(|| wire::decode(b).unwrap().payload.len())
-        })
+        .filter(|(from, _, _)| *from == addr(2))
+        .map(|(_, _, b)| wire::decode(b).unwrap().payload.len())
         .collect();
     assert_eq!(blocks, vec![64, 64, 64, 64, 44]);
 }
