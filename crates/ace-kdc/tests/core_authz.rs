@@ -306,3 +306,55 @@ fn access_rights_update_over_the_channel() {
         Some(0)
     );
 }
+
+#[test]
+fn a_retransmitted_token_post_gets_the_same_answer() {
+    let h = Harness::memory(GROUPS);
+    let keys = ClientKeys::ed25519();
+    let req = TokenTransferRequest {
+        access_token: h
+            .authority
+            .mint(&keys.token(&[("g1", REQUESTER)], h.now + 60)),
+        nonce1: Some(random_bytes(8)),
+        ace_client_recipientid: Some(vec![5]),
+        ..TokenTransferRequest::default()
+    };
+    let first = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::ACE_CBOR,
+        req.encode(),
+    );
+    let again = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::ACE_CBOR,
+        req.encode(),
+    );
+    assert_eq!(first.response, again.response);
+    assert_eq!(first.effects.len(), 1, "the context is installed once");
+    assert!(
+        again.effects.is_empty(),
+        "and not replaced by the retransmission"
+    );
+    // A new POST (fresh nonce1) does make a new channel.
+    let fresh = TokenTransferRequest {
+        nonce1: Some(random_bytes(8)),
+        ..req
+    };
+    let third = h.send(
+        &Caller::Unauthenticated,
+        Method::Post,
+        "/authz-info",
+        cf::ACE_CBOR,
+        fresh.encode(),
+    );
+    assert_ne!(third.response.payload, first.response.payload);
+    assert_eq!(
+        third.effects.len(),
+        2,
+        "drop the old channel, install the new one"
+    );
+}

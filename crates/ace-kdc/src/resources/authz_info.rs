@@ -161,6 +161,28 @@ fn new_channel(
     let kdcchallenge = sends.then(|| random_bytes(super::join::KDCCHALLENGE_LEN));
 
     let mut state = kdc.lock();
+    // A retransmission of a POST already processed (same token, same
+    // nonce1 and ID1: RFC 9203 section 4.1 makes N1 unlikely to repeat) gets
+    // the same answer and leaves the channel alone; only a new POST makes a
+    // new context.
+    if let Some(t) = state.tokens.get(&token_id)
+        && t.channel.nonce1 == nonce1
+        && t.channel.client_recipient_id == id1
+    {
+        let response = transfer_response(
+            &state,
+            transfer,
+            &t.scope,
+            t.channel.nonce2.clone(),
+            &t.channel.id,
+            t.kdcchallenge.clone(),
+        );
+        return Ok(Outcome::respond(KdcResponse::with_body(
+            Code::CREATED,
+            cf::ACE_CBOR,
+            response.encode(),
+        )));
+    }
     check_cnonce(kdc, &mut state, claims, now)?;
     let channel = state.allocate_channel(id1);
     let previous = state.tokens.get(&token_id);
@@ -196,19 +218,7 @@ fn new_channel(
     state.tokens.insert(token_id, record);
     kdc.commit(&mut state, &changes)?;
 
-    let mut names: Vec<&str> = scope.entries.iter().map(|e| e.name.as_str()).collect();
-    names.dedup();
-    let groups: Vec<&crate::model::Group> =
-        names.iter().filter_map(|n| state.groups.get(*n)).collect();
-    let response = TokenTransferResponse {
-        nonce2: Some(nonce2),
-        ace_server_recipientid: Some(channel.0.clone()),
-        kdcchallenge,
-        sign_info: entries(transfer.sign_info, &groups, |g| g.config.sign_info()),
-        ecdh_info: entries(transfer.ecdh_info, &groups, |g| g.config.ecdh_info()),
-        kdc_dh_creds: entries(transfer.kdc_dh_creds, &groups, |g| g.config.kdc_dh_creds()),
-        rest: Vec::new(),
-    };
+    let response = transfer_response(&state, transfer, &scope, nonce2, &channel, kdcchallenge);
     drop(state);
     let mut effects = Vec::new();
     if let Some(old) = old_channel {
@@ -220,6 +230,32 @@ fn new_channel(
         response: KdcResponse::with_body(Code::CREATED, cf::ACE_CBOR, response.encode()),
         effects,
     })
+}
+
+/// The 2.01 body of a token transfer: `nonce2`, `ace_server_recipientid`,
+/// `kdcchallenge`, and the requested `sign_info` / `ecdh_info` /
+/// `kdc_dh_creds` entries of the KDC's groups the scope names.
+fn transfer_response(
+    state: &crate::core::State,
+    transfer: &TokenTransferRequest,
+    scope: &GroupScope,
+    nonce2: Vec<u8>,
+    channel: &crate::model::ChannelId,
+    kdcchallenge: Option<Vec<u8>>,
+) -> TokenTransferResponse {
+    let mut names: Vec<&str> = scope.entries.iter().map(|e| e.name.as_str()).collect();
+    names.dedup();
+    let groups: Vec<&crate::model::Group> =
+        names.iter().filter_map(|n| state.groups.get(*n)).collect();
+    TokenTransferResponse {
+        nonce2: Some(nonce2),
+        ace_server_recipientid: Some(channel.0.clone()),
+        kdcchallenge,
+        sign_info: entries(transfer.sign_info, &groups, |g| g.config.sign_info()),
+        ecdh_info: entries(transfer.ecdh_info, &groups, |g| g.config.ecdh_info()),
+        kdc_dh_creds: entries(transfer.kdc_dh_creds, &groups, |g| g.config.kdc_dh_creds()),
+        rest: Vec::new(),
+    }
 }
 
 /// The requested `*_info` entries of `groups`; `None` when not requested

@@ -108,11 +108,15 @@ pub struct ServiceOptions {
 impl ServiceOptions {
     /// Defaults for `bind`: RFC 7252 transmission parameters with NSTART
     /// raised to 32 for the KDC's concurrent deliveries, 256 rekeying
-    /// messages in flight, blocks of 128 sequence numbers.
+    /// messages in flight, blocks of 128 sequence numbers, and duplicate
+    /// detection for 1024 Message IDs per peer (a gateway or a load tool
+    /// multiplexes many clients on one address; a retransmission whose
+    /// entry was forgotten would otherwise be processed again).
     pub fn new(bind: SocketAddr) -> Self {
         let mut protocol = ProtocolConfig::default();
         protocol.transmission.nstart = 32;
         protocol.limits.max_observers = 1 << 20;
+        protocol.limits.dedup_per_peer = 1024;
         Self {
             bind,
             protocol,

@@ -73,6 +73,7 @@ pub fn test_protocol() -> ProtocolConfig {
     p.response_timeout = Duration::from_secs(10);
     p.extra_critical_options.push(9);
     p.limits.max_observers = 1 << 20;
+    p.limits.dedup_per_peer = 1024;
     p
 }
 

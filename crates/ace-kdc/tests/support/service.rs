@@ -34,6 +34,7 @@ impl ServiceHarness {
         let (kdc, restore) = Kdc::open(config, store.clone(), clock.now()).unwrap();
         let mut options = ServiceOptions::new("127.0.0.1:0".parse().unwrap());
         options.protocol = test_protocol();
+        options.protocol.transmission.nstart = 32;
         options.tick = Duration::from_millis(50);
         options.eviction_grace = Duration::from_millis(300);
         options.clock = clock.clone();
