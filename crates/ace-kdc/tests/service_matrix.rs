@@ -35,7 +35,7 @@ async fn plain_coap_gets_hints_and_unknown_contexts_are_refused() {
     // No OSCORE: 4.01 with AS Request Creation Hints.
     let r = c
         .endpoint
-        .request(c.kdc, Request::get("/ace-group/g1"))
+        .request(c.kdc(), Request::get("/ace-group/g1"))
         .await
         .unwrap();
     assert_eq!(r.code, Code::UNAUTHORIZED);
@@ -46,7 +46,7 @@ async fn plain_coap_gets_hints_and_unknown_contexts_are_refused() {
     // Discovery is open.
     let r = c
         .endpoint
-        .request(c.kdc, Request::get("/.well-known/core?if=ace.group"))
+        .request(c.kdc(), Request::get("/.well-known/core?if=ace.group"))
         .await
         .unwrap();
     assert_eq!(r.content_format(), Some(cf::LINK_FORMAT));

@@ -48,7 +48,7 @@ pub struct Pushed {
 pub struct NetClient {
     pub endpoint: CoapEndpoint,
     pub contexts: Arc<OscoreContexts>,
-    pub kdc: SocketAddr,
+    kdc: std::sync::Mutex<SocketAddr>,
     next_id: AtomicU64,
     pub pushed: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pushed>>,
 }
@@ -107,10 +107,21 @@ impl NetClient {
         Self {
             endpoint,
             contexts,
-            kdc,
+            kdc: std::sync::Mutex::new(kdc),
             next_id: AtomicU64::new(1),
             pushed: tokio::sync::Mutex::new(rx),
         }
+    }
+
+    /// The KDC's address.
+    pub fn kdc(&self) -> SocketAddr {
+        *self.kdc.lock().unwrap()
+    }
+
+    /// Talks to a KDC at another address from now on (a restarted KDC);
+    /// the members' channels stay.
+    pub fn retarget(&self, kdc: SocketAddr) {
+        *self.kdc.lock().unwrap() = kdc;
     }
 
     /// This endpoint's `control_uri` for `member`.
@@ -130,6 +141,19 @@ impl NetClient {
         nonce1: &[u8],
         sign_info: bool,
     ) -> Response {
+        self.try_post_token(token, id1, nonce1, sign_info)
+            .await
+            .unwrap()
+    }
+
+    /// [`NetClient::post_token`], with transport failures as errors.
+    pub async fn try_post_token(
+        &self,
+        token: Vec<u8>,
+        id1: &[u8],
+        nonce1: &[u8],
+        sign_info: bool,
+    ) -> Result<Response, ace_coap::RequestError> {
         let body = TokenTransferRequest {
             access_token: token,
             nonce1: Some(nonce1.to_vec()),
@@ -139,13 +163,12 @@ impl NetClient {
         };
         self.endpoint
             .request(
-                self.kdc,
+                self.kdc(),
                 Request::post("/authz-info")
                     .with_content_format(cf::ACE_CBOR)
                     .with_payload(body.encode()),
             )
             .await
-            .unwrap()
     }
 
     /// A member: a token from `authority` for `grant`, transferred, with
@@ -167,14 +190,23 @@ impl NetClient {
         keys: ClientKeys,
         token: Vec<u8>,
     ) -> Result<NetMember, Response> {
+        self.try_member_with_token(keys, token).await.unwrap()
+    }
+
+    /// [`NetClient::member_with_token`], with transport failures as errors.
+    pub async fn try_member_with_token(
+        &self,
+        keys: ClientKeys,
+        token: Vec<u8>,
+    ) -> Result<Result<NetMember, Response>, ace_coap::RequestError> {
         let n = self.next_id.fetch_add(1, Ordering::Relaxed);
         // ID1: unique on this endpoint; 3 bytes with a tag so that it never
         // collides with the KDC's short identifiers by accident.
         let id1 = vec![0xc0 | ((n >> 16) as u8 & 0x3f), (n >> 8) as u8, n as u8];
         let nonce1 = random_bytes(8);
-        let response = self.post_token(token, &id1, &nonce1, true).await;
+        let response = self.try_post_token(token, &id1, &nonce1, true).await?;
         if response.code != Code::CREATED {
-            return Err(response);
+            return Ok(Err(response));
         }
         let resp = TokenTransferResponse::decode(&response.payload).unwrap();
         let (nonce2, id2) = resp.oscore_inputs(&id1).unwrap();
@@ -193,32 +225,37 @@ impl NetClient {
         let channel = ChannelId(id1);
         self.contexts
             .install(&channel, SecurityContext::new(&params).unwrap());
-        Ok(NetMember {
+        Ok(Ok(NetMember {
             kdc_id: id2.to_vec(),
             n_s: resp.kdcchallenge.clone().unwrap_or_default(),
             keys,
             channel,
-        })
+        }))
     }
 
     /// Sends `request` over `member`'s channel; a 4.01 with Echo (a KDC
     /// that restarted) is answered once by repeating with the Echo value.
     pub async fn send(&self, member: &NetMember, request: Request) -> Response {
+        self.try_send(member, request).await.unwrap()
+    }
+
+    /// [`NetClient::send`], with transport failures as errors.
+    pub async fn try_send(
+        &self,
+        member: &NetMember,
+        request: Request,
+    ) -> Result<Response, ace_coap::RequestError> {
         let mut request = request;
         request.security = Some(SecurityIdentity::new(member.channel.clone()));
-        let first = self
-            .endpoint
-            .request(self.kdc, request.clone())
-            .await
-            .unwrap();
+        let first = self.endpoint.request(self.kdc(), request.clone()).await?;
         if first.code == Code::UNAUTHORIZED
             && let Some(echo) = first.options.get(ECHO)
         {
             let mut again = request;
             again.options.set(ECHO, echo.to_vec());
-            return self.endpoint.request(self.kdc, again).await.unwrap();
+            return self.endpoint.request(self.kdc(), again).await;
         }
-        first
+        Ok(first)
     }
 
     /// GET `path` over the member's channel.
@@ -253,6 +290,20 @@ impl NetClient {
         get_creds: Option<GetCreds>,
         control_uri: bool,
     ) -> (Response, Option<JoinResponse>) {
+        self.try_join(member, group, roles, get_creds, control_uri)
+            .await
+            .unwrap()
+    }
+
+    /// [`NetClient::join`], with transport failures as errors.
+    pub async fn try_join(
+        &self,
+        member: &NetMember,
+        group: &str,
+        roles: u64,
+        get_creds: Option<GetCreds>,
+        control_uri: bool,
+    ) -> Result<(Response, Option<JoinResponse>), ace_coap::RequestError> {
         let proof = if roles & 6 != 0 {
             Proof::Signature(&member.keys)
         } else {
@@ -261,19 +312,18 @@ impl NetClient {
         let uri = control_uri.then(|| self.control_uri(member));
         let req = join_request(group, roles, &member.n_s, proof, get_creds, uri);
         let r = self
-            .send_cbor(
+            .try_send(
                 member,
-                ace_coap::Method::Post,
-                &format!("/ace-group/{group}"),
-                cf::ACE_GROUPCOMM_CBOR,
-                req.encode(),
+                Request::post(&format!("/ace-group/{group}"))
+                    .with_content_format(cf::ACE_GROUPCOMM_CBOR)
+                    .with_payload(req.encode()),
             )
-            .await;
+            .await?;
         let decoded = r
             .code
             .is_success()
             .then(|| JoinResponse::decode(&r.payload).unwrap());
-        (r, decoded)
+        Ok((r, decoded))
     }
 
     /// Observes `path` over the member's channel.
@@ -283,7 +333,7 @@ impl NetClient {
         // as a registration: the inner Observe must be there already.
         request.options.set_uint(6, 0);
         request.security = Some(SecurityIdentity::new(member.channel.clone()));
-        self.endpoint.observe(self.kdc, request).await.unwrap()
+        self.endpoint.observe(self.kdc(), request).await.unwrap()
     }
 
     /// The next message pushed to a `control_uri` on this endpoint, within
