@@ -8,8 +8,10 @@
 # The machine may be shared, so the servers are measured in ROUNDS
 # interleaved rounds and the best round of each is reported (highest
 # throughput at full load, lowest p99 when paced); every raw row is printed
-# first. The paced runs use half of the best full-load rate of our server
-# with its default dispatch.
+# first. Before each run the script waits until other processes use less
+# than QUIET_BUSY % (default 10) of the CPUs, for up to QUIET_WAIT seconds.
+# The paced runs (open loop, latency from the scheduled send time) use half
+# of the best full-load rate of our server with its default dispatch.
 #
 # Environment: CLIENTS (default 8), DURATION seconds (default 5), ROUNDS
 # (default 3), CARGO_TARGET_DIR (default target). Needs coap-server-notls
@@ -57,8 +59,33 @@ start_server() {
     echo "could not start $name" >&2; exit 1
 }
 
+# cpu_busy_percent: share of the machine's CPU time not idle over 1 s.
+cpu_busy_percent() {
+    local a b
+    read -r -a a < <(grep '^cpu ' /proc/stat)
+    sleep 1
+    read -r -a b < <(grep '^cpu ' /proc/stat)
+    local total=0 i
+    for i in 1 2 3 4 5 6 7 8; do total=$(( total + b[i] - a[i] )); done
+    local idle=$(( b[4] - a[4] + b[5] - a[5] ))
+    echo $(( total > 0 ? 100 * (total - idle) / total : 100 ))
+}
+
+# wait_quiet: the machine may be shared; wait (up to QUIET_WAIT seconds)
+# until other processes use less than QUIET_BUSY percent of the CPUs.
+QUIET_BUSY=${QUIET_BUSY:-10}
+QUIET_WAIT=${QUIET_WAIT:-120}
+wait_quiet() {
+    local waited=0 busy
+    while busy=$(cpu_busy_percent); [ "$busy" -ge "$QUIET_BUSY" ] && [ "$waited" -lt "$QUIET_WAIT" ]; do
+        sleep 2; waited=$(( waited + 3 ))
+    done
+    [ "$busy" -lt "$QUIET_BUSY" ] || echo "note: machine still ${busy}% busy after ${waited}s" >&2
+}
+
 run() { # run NAME [extra load args]
     local name=$1; shift
+    wait_quiet
     start_server "$name"
     "${PIN_LOAD[@]}" "$LOAD" "coap://127.0.0.1:$PORT/time" -c "$CLIENTS" -d "$DURATION" \
         --server-pid "$SERVER_PID" --label "$name" --markdown-row "$@"

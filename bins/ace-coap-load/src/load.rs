@@ -1,6 +1,5 @@
 //! The load engine: N clients, each with its own UDP socket (its own
-//! transport address, so NSTART and deduplication treat it as one peer),
-//! each with at most one request outstanding.
+//! transport address, so the server sees N peers).
 //!
 //! A load generator must cost less than the server it measures, so this one
 //! does not use the `ace-coap` endpoint: it encodes the request once (with
@@ -10,10 +9,13 @@
 //! unexpected CONs, and counts a request without a response within the
 //! timeout as lost (no retransmission: a loss shows up as a loss).
 //!
-//! Closed loop by default (each client sends its next request when the
-//! previous one is answered). With a rate, each client follows a schedule
-//! and latency is measured from the scheduled time, so a slow server is
-//! not flattered by the client waiting for it (coordinated omission).
+//! * Closed loop (no rate): each client has one request outstanding and
+//!   sends the next when the previous one is answered: N concurrent
+//!   clients.
+//! * Open loop (a rate): each client sends on a fixed schedule, whatever is
+//!   outstanding (up to a window of in-flight requests), and latency is
+//!   measured from the scheduled send time, so a server that falls behind
+//!   is not flattered by the client waiting for it (coordinated omission).
 
 use crate::histogram::Histogram;
 use ace_coap::wire::{self, Message, MessageType, Token};
@@ -29,7 +31,7 @@ pub struct LoadConfig {
     pub target: SocketAddr,
     /// The request (its Message ID and token are replaced per request).
     pub request: Message,
-    /// Concurrent clients.
+    /// Concurrent clients (sockets).
     pub clients: usize,
     /// Measured time, after the warm-up.
     pub duration: Duration,
@@ -39,6 +41,8 @@ pub struct LoadConfig {
     pub max_requests: u64,
     /// Total requests per second across clients; closed loop if `None`.
     pub rate: Option<f64>,
+    /// Most requests in flight per client in open-loop mode.
+    pub window: usize,
     /// How long to wait for a response before counting it lost.
     pub timeout: Duration,
 }
@@ -52,6 +56,8 @@ pub struct LoadReport {
     pub codes: BTreeMap<u8, u64>,
     /// Requests without a response within the timeout.
     pub lost: u64,
+    /// Scheduled requests not sent because the window was full at the end.
+    pub behind: u64,
     /// Send or receive errors (e.g. ECONNREFUSED when nothing listens).
     pub io_errors: u64,
     /// Requests sent in the measured window.
@@ -70,20 +76,17 @@ impl LoadReport {
     }
 }
 
-enum State {
-    Idle,
-    Waiting {
-        mid: u16,
-        token: Token,
-        scheduled: Instant,
-        deadline: Instant,
-    },
+struct InFlight {
+    mid: u16,
+    token: Token,
+    scheduled: Instant,
+    deadline: Instant,
 }
 
 struct Client {
     socket: UdpSocket,
     datagram: Vec<u8>,
-    state: State,
+    in_flight: Vec<InFlight>,
     next_mid: u16,
     next_token: u32,
     next_due: Instant,
@@ -95,17 +98,11 @@ struct Client {
 const REQUESTS_PER_SOCKET: u32 = 60_000;
 
 fn open_socket(target: SocketAddr) -> io::Result<UdpSocket> {
-    let bind: SocketAddr = if target.is_ipv4() {
-        ([127, 0, 0, 1], 0).into()
-    } else {
-        "[::1]:0".parse().map_err(io::Error::other)?
-    };
-    let bind = if target.ip().is_loopback() {
-        bind
-    } else if target.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        "[::]:0".parse().map_err(io::Error::other)?
+    let bind: SocketAddr = match (target.is_ipv4(), target.ip().is_loopback()) {
+        (true, true) => ([127, 0, 0, 1], 0).into(),
+        (true, false) => ([0, 0, 0, 0], 0).into(),
+        (false, true) => (std::net::Ipv6Addr::LOCALHOST, 0).into(),
+        (false, false) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
     };
     let socket = UdpSocket::bind(bind)?;
     socket.connect(target)?;
@@ -121,7 +118,7 @@ impl Client {
         target: SocketAddr,
         timeout: Duration,
     ) -> io::Result<()> {
-        if self.sent_on_socket >= REQUESTS_PER_SOCKET {
+        if self.sent_on_socket >= REQUESTS_PER_SOCKET && self.in_flight.is_empty() {
             self.socket = open_socket(target)?;
             self.sent_on_socket = 0;
         }
@@ -133,12 +130,12 @@ impl Client {
         self.socket.send(&self.datagram)?;
         self.sent_on_socket += 1;
         let token = Token::new(&token_bytes).unwrap_or_default();
-        self.state = State::Waiting {
+        self.in_flight.push(InFlight {
             mid: self.next_mid,
             token,
             scheduled,
             deadline: now + timeout,
-        };
+        });
         Ok(())
     }
 }
@@ -149,10 +146,15 @@ pub fn run(config: &LoadConfig) -> anyhow::Result<LoadReport> {
     template.token = Token::new(&[0, 0, 0, 0]).unwrap_or_default();
     let datagram = wire::encode(&template, 65_000)?;
     let start = Instant::now();
-    let seed = u64::from(start.elapsed().subsec_nanos()) ^ u64::from(std::process::id());
+    let seed = u64::from(std::process::id()) ^ u64::from(start.elapsed().subsec_nanos());
     let interval = config
         .rate
         .map(|r| Duration::from_secs_f64(config.clients as f64 / r.max(1e-3)));
+    let window = if interval.is_some() {
+        config.window.max(1)
+    } else {
+        1
+    };
     let mut clients = Vec::with_capacity(config.clients);
     for i in 0..config.clients {
         let stagger = interval.map_or(Duration::ZERO, |iv| {
@@ -161,7 +163,7 @@ pub fn run(config: &LoadConfig) -> anyhow::Result<LoadReport> {
         clients.push(Client {
             socket: open_socket(config.target)?,
             datagram: datagram.clone(),
-            state: State::Idle,
+            in_flight: Vec::with_capacity(window),
             next_mid: (seed as u16).wrapping_add((i as u16).wrapping_mul(7919)),
             next_token: (i as u32) << 24,
             next_due: start + stagger,
@@ -179,7 +181,7 @@ pub fn run(config: &LoadConfig) -> anyhow::Result<LoadReport> {
             break;
         }
         let measuring = now >= measure_from;
-        let mut all_idle_and_done = total_sent >= config.max_requests;
+        let mut all_done = total_sent >= config.max_requests;
         for c in &mut clients {
             // Responses.
             loop {
@@ -196,94 +198,101 @@ pub fn run(config: &LoadConfig) -> anyhow::Result<LoadReport> {
                 let Some(h) = wire::peek_header(&buf[..n]) else {
                     continue;
                 };
-                let State::Waiting {
-                    mid,
-                    token,
-                    scheduled,
-                    ..
-                } = c.state
-                else {
-                    if h.mtype == MessageType::Con {
-                        let _ = c.socket.send(&wire::encode_empty(MessageType::Rst, h.mid));
-                    }
-                    continue;
-                };
                 let is_response = matches!(h.code >> 5, 2 | 4 | 5);
-                let complete = match h.mtype {
-                    MessageType::Ack if h.mid == mid => is_response && h.token == Some(token),
-                    MessageType::Con | MessageType::Non
-                        if is_response && h.token == Some(token) =>
-                    {
+                let matched = match h.mtype {
+                    MessageType::Ack if is_response => c
+                        .in_flight
+                        .iter()
+                        .position(|f| f.mid == h.mid && Some(f.token) == h.token),
+                    MessageType::Con | MessageType::Non if is_response => {
+                        let found = c.in_flight.iter().position(|f| Some(f.token) == h.token);
+                        let reply = if found.is_some() {
+                            MessageType::Ack
+                        } else {
+                            MessageType::Rst
+                        };
                         if h.mtype == MessageType::Con {
-                            let _ = c.socket.send(&wire::encode_empty(MessageType::Ack, h.mid));
+                            let _ = c.socket.send(&wire::encode_empty(reply, h.mid));
                         }
-                        true
+                        found
                     }
                     MessageType::Con => {
                         let _ = c.socket.send(&wire::encode_empty(MessageType::Rst, h.mid));
-                        false
+                        None
                     }
-                    _ => false,
+                    // An empty ACK: a separate response follows.
+                    _ => None,
                 };
-                if complete {
-                    let done = Instant::now();
-                    if scheduled >= measure_from {
+                if let Some(i) = matched {
+                    let f = c.in_flight.swap_remove(i);
+                    if f.scheduled >= measure_from {
                         report
                             .latency
-                            .record(done.saturating_duration_since(scheduled));
+                            .record(Instant::now().saturating_duration_since(f.scheduled));
                         *report.codes.entry(h.code).or_default() += 1;
                         if h.code >> 5 == 2 {
                             report.ok += 1;
                         }
                     }
-                    c.state = State::Idle;
                 }
             }
             // Timeouts.
-            if let State::Waiting {
-                deadline,
-                scheduled,
-                ..
-            } = c.state
-                && now >= deadline
-            {
-                if scheduled >= measure_from {
-                    report.lost += 1;
+            let before = c.in_flight.len();
+            let mut lost = 0;
+            c.in_flight.retain(|f| {
+                let keep = now < f.deadline;
+                if !keep && f.scheduled >= measure_from {
+                    lost += 1;
                 }
-                c.state = State::Idle;
+                keep
+            });
+            report.lost += lost;
+            if c.in_flight.len() != before {
+                all_done = false;
             }
-            // Next request.
-            if matches!(c.state, State::Idle) && total_sent < config.max_requests {
-                all_idle_and_done = false;
-                let due = interval.is_none() || now >= c.next_due;
-                if due {
-                    let scheduled = if interval.is_some() { c.next_due } else { now };
-                    match c.send(now, scheduled, config.target, config.timeout) {
-                        Ok(()) => {
-                            total_sent += 1;
-                            if scheduled >= measure_from {
-                                report.sent += 1;
-                            }
-                        }
-                        Err(_) => {
-                            if measuring {
-                                report.io_errors += 1;
-                            }
+            // Next requests.
+            while total_sent < config.max_requests && c.in_flight.len() < window {
+                let scheduled = match interval {
+                    None => now,
+                    Some(_) if now >= c.next_due => c.next_due,
+                    Some(_) => break,
+                };
+                match c.send(now, scheduled, config.target, config.timeout) {
+                    Ok(()) => {
+                        total_sent += 1;
+                        if scheduled >= measure_from {
+                            report.sent += 1;
                         }
                     }
-                    if let Some(iv) = interval {
-                        c.next_due += iv;
+                    Err(_) => {
+                        if measuring {
+                            report.io_errors += 1;
+                        }
+                        break;
                     }
                 }
-            } else if !matches!(c.state, State::Idle) {
-                all_idle_and_done = false;
+                if let Some(iv) = interval {
+                    c.next_due += iv;
+                }
+            }
+            if !c.in_flight.is_empty() || total_sent < config.max_requests {
+                all_done = false;
             }
         }
-        if all_idle_and_done {
+        if all_done {
             break;
         }
     }
     let stop = Instant::now().min(end);
     report.elapsed = stop.saturating_duration_since(measure_from);
+    if let Some(iv) = interval {
+        // Scheduled sends the clients could not make (window full).
+        for c in &clients {
+            if c.next_due < stop {
+                report.behind += (stop.saturating_duration_since(c.next_due).as_secs_f64()
+                    / iv.as_secs_f64()) as u64;
+            }
+        }
+    }
     Ok(report)
 }

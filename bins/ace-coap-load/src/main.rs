@@ -37,9 +37,13 @@ struct Args {
     /// Stop after this many requests in total.
     #[arg(short = 'n', long, default_value_t = 50_000_000)]
     max_requests: u64,
-    /// Total requests per second across all clients (closed loop if absent).
+    /// Total requests per second across all clients: open loop, each client
+    /// on a fixed schedule (closed loop, one request per client, if absent).
     #[arg(short, long)]
     rate: Option<f64>,
+    /// Most requests in flight per client in open-loop mode.
+    #[arg(long, default_value_t = 64)]
+    window: usize,
     /// Method: get, post, put, delete, fetch, patch, ipatch.
     #[arg(short, long, default_value = "get")]
     method: String,
@@ -148,6 +152,7 @@ fn main() -> anyhow::Result<()> {
         warmup: Duration::from_secs_f64(args.warmup),
         max_requests: args.max_requests,
         rate: args.rate,
+        window: args.window,
         timeout: Duration::from_millis(args.timeout_ms),
     };
     // Sample the server's CPU time when the measured window starts.
@@ -181,12 +186,12 @@ fn main() -> anyhow::Result<()> {
             h.quantile_us(0.50),
             h.quantile_us(0.99),
             h.quantile_us(0.999),
-            report.lost,
+            report.lost + report.behind,
             cpu_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
         );
     } else if args.json {
         println!(
-            "{{\"label\":\"{}\",\"clients\":{},\"rate\":{},\"elapsed_s\":{:.3},\"responses\":{},\"ok\":{},\"lost\":{},\"io_errors\":{},\"rps\":{:.0},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"mean_us\":{:.1},\"server_cpu_us_per_req\":{},\"server_cpu_share\":{}}}",
+            "{{\"label\":\"{}\",\"clients\":{},\"rate\":{},\"elapsed_s\":{:.3},\"responses\":{},\"ok\":{},\"lost\":{},\"behind\":{},\"io_errors\":{},\"rps\":{:.0},\"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\"mean_us\":{:.1},\"server_cpu_us_per_req\":{},\"server_cpu_share\":{}}}",
             args.label.replace('"', "'"),
             args.clients,
             args.rate.map_or("null".to_owned(), |r| format!("{r:.0}")),
@@ -194,6 +199,7 @@ fn main() -> anyhow::Result<()> {
             total,
             report.ok,
             report.lost,
+            report.behind,
             report.io_errors,
             throughput,
             h.quantile_us(0.50),
@@ -222,8 +228,8 @@ fn main() -> anyhow::Result<()> {
             args.warmup
         );
         println!(
-            "responses     {total} ({} 2.xx), lost {}, I/O errors {}",
-            report.ok, report.lost, report.io_errors
+            "responses     {total} ({} 2.xx), lost {}, behind schedule {}, I/O errors {}",
+            report.ok, report.lost, report.behind, report.io_errors
         );
         for (code, n) in &report.codes {
             println!("  code {}.{:02}    {n}", code >> 5, code & 0x1f);
