@@ -4,7 +4,6 @@
 use ace_as::AuthorizationServer;
 use ace_as::config::AsConfig;
 use ace_as::server::describe_scope;
-use ace_as::service::{AsService, PeerResolver};
 use ace_as::store::{RevokeOutcome, SqliteStore, TokenFilter, TokenStore};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand};
@@ -222,25 +221,26 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         (Some(l), _) | (None, Some(l)) => l,
         (None, None) => DEFAULT_LISTEN.parse()?,
     };
-    let store: Arc<dyn TokenStore> = match database_path(args, Some(&config)) {
-        Some(path) => Arc::new(open_store(&path)?),
-        None => {
-            tracing::warn!("no token database configured: issued tokens are kept in memory only");
-            Arc::new(ace_as::store::MemoryStore::new())
-        }
+    // The database is required: besides the token records, it keeps the
+    // OSCORE Sender Sequence Number marks of the contexts with the peers,
+    // which must survive a restart (RFC 8613 Appendix B.1.1).
+    let Some(path) = database_path(args, Some(&config)) else {
+        bail!(
+            "server.database (or --database) is required to serve: it keeps the token records and the OSCORE sequence number marks across restarts"
+        );
     };
+    let store = Arc::new(open_store(&path)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let server = Arc::new(AuthorizationServer::new(config, store));
-        let resolve: PeerResolver = ace_as::service::security_resolver(server.clone());
-        let service = AsService::new(server, resolve);
+        let tokens: Arc<dyn TokenStore> = store.clone();
+        let server = Arc::new(AuthorizationServer::new(config, tokens));
         let stop = shutdown_signal()?;
-        let running = ace_as::service::start(&service, listen)
+        let running = ace_as::service::serve(server, store, listen)
             .await
-            .with_context(|| format!("binding {listen}"))?;
+            .with_context(|| format!("serving on {listen}"))?;
         tracing::info!(address = %running.local_addr(), "ace-as listening");
         stop.await;
         tracing::info!("shutting down");

@@ -1,6 +1,6 @@
-//! Token issuance throughput: tokens per second over loopback CoAP with N
-//! concurrent clients, as a ratio to the raw Ed25519 signing rate measured
-//! in the same run.
+//! Token issuance throughput: tokens per second over loopback CoAP +
+//! OSCORE with N concurrent clients, as a ratio to the raw Ed25519 signing
+//! rate measured in the same run.
 //!
 //! ```text
 //! cargo bench -p ace-as --bench issuance -- --clients 1,4,16 --seconds 3
@@ -9,23 +9,25 @@
 //! Each token is the default for the OSCORE profile: a COSE_Sign1 (one
 //! Ed25519 signature) nested in a COSE_Encrypt0, with fresh
 //! OSCORE_Input_Material, recorded in an SQLite store (WAL) in a temporary
-//! directory. The raw rate signs a `Sig_structure` of the same size. Every
-//! phase is bounded in time; the network phase uses loopback only.
+//! directory. Each client has its own OSCORE context with the AS (the
+//! requests and responses are protected and verified). The raw rate signs a
+//! `Sig_structure` of the same size. Every phase is bounded in time; the
+//! network phase uses loopback only.
 #![allow(clippy::unwrap_used, missing_docs)] // a benchmark binary
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use ace_as::AuthorizationServer;
-use ace_as::service::{AsService, security_resolver};
+use ace_as::service::{protocol, serve_with, system_clock};
 use ace_as::store::{SqliteStore, TokenStore};
-use ace_coap::{CoapEndpoint, EndpointConfig, Request};
+use ace_coap::EndpointConfig;
 use ace_proto::Codec;
 use ace_proto::code::Code;
 use ace_proto::consts::content_format::ACE_CBOR;
 use ace_proto::oauth::AccessTokenRequest;
 use ace_proto::scope::{GroupScope, ScopeEntry, ScopeValue};
-use common::net::AddressTable;
+use common::oscore_client::AsClient;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -91,9 +93,12 @@ fn raw_sign_rate(seconds: f64, message_len: usize) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+fn sqlite_store(dir: &std::path::Path) -> Arc<SqliteStore> {
+    Arc::new(SqliteStore::open(&dir.join("bench.sqlite")).unwrap())
+}
+
 fn sqlite_server(dir: &std::path::Path) -> Arc<AuthorizationServer> {
-    let store: Arc<dyn TokenStore> =
-        Arc::new(SqliteStore::open(&dir.join("bench.sqlite")).unwrap());
+    let store: Arc<dyn TokenStore> = sqlite_store(dir);
     Arc::new(AuthorizationServer::new(common::config(), store))
 }
 
@@ -120,39 +125,34 @@ struct NetResult {
     errors: u64,
 }
 
-/// Tokens per second over loopback CoAP with `clients` concurrent clients,
-/// each with one request outstanding (closed loop).
+/// Tokens per second over loopback CoAP + OSCORE with `clients`
+/// concurrent clients, each with its own context and one request
+/// outstanding (closed loop).
 async fn network_rate(clients: usize, seconds: f64, dir: &std::path::Path) -> NetResult {
-    let server = sqlite_server(dir);
-    let service = AsService::new(server.clone(), security_resolver(server))
-        .with_clock(Arc::new(|| common::NOW));
-    let table = AddressTable::default();
-    let endpoint = CoapEndpoint::bind(
-        EndpointConfig::new("127.0.0.1:0".parse().unwrap()),
-        table.layer(service.router().into_handler()),
+    // One configured client (and OSCORE context) per benchmark client:
+    // two endpoints must never share a Sender Context.
+    let store = sqlite_store(dir);
+    let tokens: Arc<dyn TokenStore> = store.clone();
+    let config = common::bench_config(clients);
+    let server = Arc::new(AuthorizationServer::new(config, tokens));
+    let running = serve_with(
+        server.clone(),
+        store,
+        EndpointConfig::new("127.0.0.1:0".parse().unwrap()).protocol(protocol()),
+        system_clock(),
     )
     .await
     .unwrap();
-    let address = endpoint.local_addr();
+    let address = running.local_addr();
     let body = request_body();
     let mut endpoints = Vec::new();
-    for _ in 0..clients {
-        let c = CoapEndpoint::client("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        table.insert(c.local_addr(), common::client("c1"));
+    for i in 0..clients {
+        let id = format!("bench-{i}");
+        let side = server.config().client(&id).unwrap().oscore.clone().unwrap();
+        let c = AsClient::new(address, &side).await;
         // Warm-up request.
-        let r = c
-            .request(
-                address,
-                Request::post("/token")
-                    .with_content_format(ACE_CBOR)
-                    .with_payload(body.clone()),
-            )
-            .await
-            .unwrap();
-        assert_eq!(r.code, Code::CREATED);
-        endpoints.push(c);
+        assert_eq!(c.post("/token", body.clone()).await.code, Code::CREATED);
+        endpoints.push(Arc::new(c));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
@@ -165,16 +165,11 @@ async fn network_rate(clients: usize, seconds: f64, dir: &std::path::Path) -> Ne
             let mut errors = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let sent = Instant::now();
-                let request = Request::post("/token")
-                    .with_content_format(ACE_CBOR)
-                    .with_payload(body.clone());
-                match tokio::time::timeout(Duration::from_secs(5), c.request(address, request))
-                    .await
-                {
-                    Ok(Ok(r)) if r.code == Code::CREATED => {
-                        latencies.push(sent.elapsed().as_secs_f64() * 1e6);
-                    }
-                    _ => errors += 1,
+                let r = c.post("/token", body.clone()).await;
+                if r.code == Code::CREATED {
+                    latencies.push(sent.elapsed().as_secs_f64() * 1e6);
+                } else {
+                    errors += 1;
                 }
             }
             (latencies, errors)
@@ -191,9 +186,11 @@ async fn network_rate(clients: usize, seconds: f64, dir: &std::path::Path) -> Ne
     }
     let elapsed = start.elapsed().as_secs_f64();
     for c in endpoints {
-        c.shutdown().await;
+        if let Ok(c) = Arc::try_unwrap(c) {
+            c.shutdown().await;
+        }
     }
-    endpoint.shutdown().await;
+    running.shutdown().await;
     latencies.sort_by(f64::total_cmp);
     let pct = |p: f64| {
         latencies

@@ -205,23 +205,18 @@ impl AuthorizationServer {
     }
 
     /// The peer authenticated by the OSCORE context whose Recipient ID (the
-    /// peer's Sender ID) and ID Context are given.
-    pub fn peer_by_oscore(&self, recipient_id: &[u8], id_context: Option<&[u8]>) -> Option<Peer> {
-        let fits = |c: &crate::config::OscoreContextConfig| {
-            c.recipient_id == recipient_id && c.id_context.as_deref() == id_context
+    /// peer's Sender ID, the 'kid' of its requests) is `recipient_id`.
+    pub fn peer_by_recipient_id(&self, recipient_id: &[u8]) -> Option<Peer> {
+        let fits = |c: &Option<crate::config::OscoreContextConfig>| {
+            c.as_ref().is_some_and(|c| c.recipient_id == recipient_id)
         };
-        if let Some(client) = self
-            .config
-            .clients
-            .iter()
-            .find(|c| c.oscore.as_ref().is_some_and(fits))
-        {
+        if let Some(client) = self.config.clients.iter().find(|c| fits(&c.oscore)) {
             return Some(Peer::Client(client.id.clone()));
         }
         self.config
             .audiences
             .iter()
-            .find(|a| a.oscore.as_ref().is_some_and(fits))
+            .find(|a| fits(&a.oscore))
             .map(|a| Peer::ResourceServer(a.name.clone()))
     }
 

@@ -6,8 +6,8 @@ mod common;
 
 use ace_as::AuthorizationServer;
 use ace_as::store::{
-    MemoryStore, RevokeOutcome, SqliteStore, StoreError, TokenFilter, TokenRecord, TokenStatus,
-    TokenStore,
+    MemoryStore, RevokeOutcome, SequenceMarks, SqliteStore, StoreError, TokenFilter, TokenRecord,
+    TokenStatus, TokenStore,
 };
 use ace_proto::Codec;
 use ace_proto::consts::content_format::ACE_CBOR;
@@ -109,7 +109,7 @@ fn sqlite_uses_wal_and_versions_its_schema() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("as.sqlite");
     let store = SqliteStore::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 1);
+    assert_eq!(store.schema_version().unwrap(), 2);
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();
     let mode: String = conn
@@ -124,9 +124,65 @@ fn sqlite_uses_wal_and_versions_its_schema() {
         SqliteStore::open(&path).unwrap_err(),
         StoreError::SchemaVersion {
             found: 7,
-            supported: 1
+            supported: 2
         }
     );
+}
+
+#[test]
+fn a_version_1_database_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.sqlite");
+    {
+        // The version 1 schema as the first release wrote it, with a token.
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version (version) VALUES (1);
+             CREATE TABLE tokens (cti BLOB PRIMARY KEY, client TEXT NOT NULL, audience TEXT NOT NULL,
+                 scope BLOB NOT NULL, profile INTEGER NOT NULL, format TEXT NOT NULL,
+                 issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, exi INTEGER,
+                 key_id BLOB, revoked_at INTEGER);
+             CREATE INDEX tokens_by_key_id ON tokens (key_id) WHERE key_id IS NOT NULL;
+             CREATE TABLE exi_sequence (audience TEXT PRIMARY KEY, last INTEGER NOT NULL);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO tokens VALUES (x'0102', 'c1', 'kdc', x'4161', 2, 'cwt sign1', 1, 2, NULL, NULL, NULL)",
+            [],
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 2);
+    assert_eq!(store.get(&[1, 2]).unwrap().unwrap().client, "c1");
+    assert_eq!(store.sequence_mark("client/c1").unwrap(), None);
+    store.reserve_sequence("client/c1", 256).unwrap();
+    assert_eq!(store.sequence_mark("client/c1").unwrap(), Some(256));
+}
+
+fn marks_contract(marks: &dyn SequenceMarks) {
+    assert_eq!(marks.sequence_mark("client/c1").unwrap(), None);
+    marks.reserve_sequence("client/c1", 0).unwrap();
+    assert_eq!(marks.sequence_mark("client/c1").unwrap(), Some(0));
+    marks.reserve_sequence("client/c1", 512).unwrap();
+    marks.reserve_sequence("client/c1", 256).unwrap();
+    assert_eq!(
+        marks.sequence_mark("client/c1").unwrap(),
+        Some(512),
+        "never lowered"
+    );
+    assert_eq!(marks.sequence_mark("audience/kdc").unwrap(), None);
+}
+
+#[test]
+fn sequence_marks_never_go_down_and_survive_a_reopen() {
+    marks_contract(&MemoryStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marks.sqlite");
+    marks_contract(&SqliteStore::open(&path).unwrap());
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(reopened.sequence_mark("client/c1").unwrap(), Some(512));
 }
 
 #[test]

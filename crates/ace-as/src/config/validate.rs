@@ -311,7 +311,7 @@ impl Validator<'_> {
     }
 
     fn unique_oscore_contexts(&self, raw: &RawConfig) -> Result<()> {
-        let mut seen: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
+        let mut seen: Vec<Vec<u8>> = Vec::new();
         let contexts = raw
             .clients
             .iter()
@@ -323,14 +323,13 @@ impl Validator<'_> {
             );
         for raw_ctx in contexts {
             let ctx = self.oscore(raw_ctx)?;
-            let key = (ctx.recipient_id.clone(), ctx.id_context.clone());
-            if seen.contains(&key) {
+            if seen.contains(&ctx.recipient_id) {
                 return Err(self.at(
                     raw_ctx.get_ref().recipient_id.span(),
-                    "another OSCORE context has the same recipient_id and id_context; the AS could not tell the peers apart",
+                    "another OSCORE context has the same recipient_id; the AS finds a peer's context by the 'kid' of its requests, so each must be unique",
                 ));
             }
-            seen.push(key);
+            seen.push(ctx.recipient_id);
         }
         Ok(())
     }

@@ -172,6 +172,20 @@ pub trait TokenStore: Send + Sync {
     fn by_key_id(&self, key_id: &[u8]) -> Result<Vec<TokenRecord>, StoreError>;
 }
 
+/// Durable marks of the OSCORE Sender Sequence Numbers of the AS's
+/// pre-established contexts (RFC 8613 Appendix B.1.1): before a number at
+/// or past the recorded mark is used, a higher mark is recorded; after a
+/// restart the context resumes at the mark, so no number is used twice with
+/// the same key.
+pub trait SequenceMarks: Send + Sync {
+    /// The mark recorded for `context`, `None` if it was never used.
+    fn sequence_mark(&self, context: &str) -> Result<Option<u64>, StoreError>;
+
+    /// Records `mark` for `context` (never lowering a recorded mark), before
+    /// returning.
+    fn reserve_sequence(&self, context: &str, mark: u64) -> Result<(), StoreError>;
+}
+
 /// A [`TokenStore`] in memory: lost on exit. For tests and for running
 /// without a database.
 #[derive(Debug, Default)]
@@ -184,6 +198,7 @@ struct MemoryInner {
     records: Vec<TokenRecord>,
     by_cti: HashMap<Vec<u8>, usize>,
     exi: HashMap<String, u64>,
+    marks: HashMap<String, u64>,
 }
 
 impl MemoryStore {
@@ -260,5 +275,18 @@ impl TokenStore for MemoryStore {
             .filter(|r| r.key_id.as_deref() == Some(key_id))
             .cloned()
             .collect())
+    }
+}
+
+impl SequenceMarks for MemoryStore {
+    fn sequence_mark(&self, context: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock()?.marks.get(context).copied())
+    }
+
+    fn reserve_sequence(&self, context: &str, mark: u64) -> Result<(), StoreError> {
+        let mut inner = self.lock()?;
+        let entry = inner.marks.entry(context.to_string()).or_insert(mark);
+        *entry = (*entry).max(mark);
+        Ok(())
     }
 }

@@ -1,14 +1,14 @@
 //! The embedded SQLite token store: one file, WAL journal, a schema
 //! version table.
 
-use super::{RevokeOutcome, StoreError, TokenFilter, TokenRecord, TokenStore};
+use super::{RevokeOutcome, SequenceMarks, StoreError, TokenFilter, TokenRecord, TokenStore};
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The schema version this program writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -29,6 +29,14 @@ CREATE INDEX tokens_by_key_id ON tokens (key_id) WHERE key_id IS NOT NULL;
 CREATE TABLE exi_sequence (
     audience TEXT PRIMARY KEY,
     last     INTEGER NOT NULL
+);
+";
+
+/// Version 2: the OSCORE Sender Sequence Number marks.
+const SCHEMA_V2: &str = "
+CREATE TABLE oscore_sequence (
+    context TEXT PRIMARY KEY,
+    mark    INTEGER NOT NULL
 );
 ";
 
@@ -106,8 +114,14 @@ impl SqliteStore {
             if found < 1 {
                 return Err(StoreError::Corrupt(format!("schema version {found}")));
             }
+            if found < 2 {
+                tx.execute_batch(SCHEMA_V2).map_err(backend)?;
+                tx.execute("INSERT INTO schema_version (version) VALUES (2)", [])
+                    .map_err(backend)?;
+            }
         } else {
             tx.execute_batch(SCHEMA_V1).map_err(backend)?;
+            tx.execute_batch(SCHEMA_V2).map_err(backend)?;
             tx.execute(
                 "INSERT INTO schema_version (version) VALUES (?1)",
                 params![SCHEMA_VERSION],
@@ -308,5 +322,39 @@ impl TokenStore for SqliteStore {
             &format!("SELECT {COLUMNS} FROM tokens WHERE key_id = ?1 ORDER BY rowid"),
             &[&key_id],
         )
+    }
+}
+
+impl SequenceMarks for SqliteStore {
+    fn sequence_mark(&self, context: &str) -> Result<Option<u64>, StoreError> {
+        let mark: Option<i64> = self
+            .conn()?
+            .query_row(
+                "SELECT mark FROM oscore_sequence WHERE context = ?1",
+                params![context],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(backend)?;
+        mark.map(|m| to_u64(m, "sequence mark")).transpose()
+    }
+
+    /// Written with `synchronous = FULL`: the reservation is on disk, not
+    /// only in the OS cache, when this returns (reservations are rare: one
+    /// per block of sequence numbers).
+    fn reserve_sequence(&self, context: &str, mark: u64) -> Result<(), StoreError> {
+        let conn = self.conn()?;
+        conn.execute_batch("PRAGMA synchronous = FULL")
+            .map_err(backend)?;
+        let written = conn
+            .execute(
+                "INSERT INTO oscore_sequence (context, mark) VALUES (?1, ?2)
+                 ON CONFLICT (context) DO UPDATE SET mark = max(mark, excluded.mark)",
+                params![context, to_i64(mark, "sequence mark")?],
+            )
+            .map_err(backend);
+        conn.execute_batch("PRAGMA synchronous = NORMAL")
+            .map_err(backend)?;
+        written.map(|_| ())
     }
 }

@@ -2,7 +2,8 @@
 //! and profile, and clients for each refusal.
 #![allow(dead_code, clippy::unwrap_used)] // shared by several tests; tests may unwrap
 
-pub mod net;
+pub mod cases;
+pub mod oscore_client;
 
 use ace_as::config::AsConfig;
 use ace_as::store::{MemoryStore, TokenStore};
@@ -182,6 +183,26 @@ audiences = ["jwt-rs"]
 text = "publish_sensors/+/temp subscribe_alerts/# read"
 "#
     )
+}
+
+/// The configuration with `n` more clients `bench-0`, `bench-1`, ... each
+/// with its own OSCORE context, allowed what `c1` is allowed.
+pub fn bench_config(n: usize) -> AsConfig {
+    let mut text = config_text();
+    let mut names = Vec::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "\n[[client]]\nid = \"bench-{i}\"\nprofiles = [\"coap_oscore\"]\n[client.oscore]\nsender_id = \"01\"\nrecipient_id = \"{:04x}\"\nmaster_secret = \"{:032x}\"\n",
+            0x1000 + i,
+            0xbe00 + i
+        ));
+        names.push(format!("\"bench-{i}\""));
+    }
+    text.push_str(&format!(
+        "\n[[policy]]\nclients = [{}]\naudiences = [\"kdc\"]\ngroups = [{{ name = \"g1\", roles = [\"requester\", \"responder\"] }}]\n",
+        names.join(", ")
+    ));
+    AsConfig::from_toml_str(&text, Path::new(".")).unwrap()
 }
 
 /// The validated configuration.

@@ -3,11 +3,17 @@
 //!
 //! The service reads the clock (Unix seconds) and learns who sent each
 //! request from the security layer below the router: a [`PeerResolver`]
-//! maps the request's security identity to a [`Peer`]. A request that no
-//! security context authenticated carries no identity and is refused
-//! (`invalid_client`, 4.01, RFC 9200 section 5.8.3; 4.01 at
-//! `/introspect`, RFC 9200 section 5.9.3). Both resources answer 2.01
-//! (Created) with an `application/ace+cbor` payload on success.
+//! maps the request's security identity to a [`Peer`]. [`serve`] puts the
+//! OSCORE layer there ([`oscore`]): each client and registered RS is
+//! authenticated by the OSCORE context it shares with the AS. A request
+//! that no security context authenticated carries no identity and is
+//! refused (`invalid_client`, 4.01, RFC 9200 section 5.8.3; 4.01 at
+//! `/introspect`, RFC 9200 section 5.9.3); a request under an unknown
+//! context is refused by the OSCORE layer itself (4.01 "Security context
+//! not found", RFC 8613 section 8.2). Both resources answer 2.01 (Created)
+//! with an `application/ace+cbor` payload on success.
+
+pub mod oscore;
 
 use crate::server::{AuthorizationServer, Peer, Reply};
 use ace_coap::{Request, Response, Router};
@@ -110,13 +116,6 @@ fn to_response(reply: Reply) -> Response {
     response.with_payload(reply.payload)
 }
 
-/// A resolver for a security layer that attaches the [`Peer`] itself as
-/// the request's security identity. Requests without one are
-/// unauthenticated.
-pub fn security_resolver(_server: Arc<AuthorizationServer>) -> PeerResolver {
-    Arc::new(|request: &Request| request.security::<Peer>().cloned())
-}
-
 /// A running AS endpoint.
 #[derive(Debug)]
 pub struct RunningAs {
@@ -140,15 +139,55 @@ impl RunningAs {
     }
 }
 
-/// Binds `listen` and serves `service`'s resources.
-pub async fn start(
-    service: &AsService,
+/// The CoAP protocol parameters of the AS: RFC 7252 defaults, with the
+/// OSCORE option (9) treated as understood.
+pub fn protocol() -> ace_coap::ProtocolConfig {
+    let mut protocol = ace_coap::ProtocolConfig::default();
+    protocol
+        .extra_critical_options
+        .push(ace_kdc::service::oscore::OSCORE_OPTION);
+    protocol
+}
+
+/// Binds `listen` and serves the AS over OSCORE: the contexts of the
+/// configuration (sequence numbers reserved in `marks`) in front of the
+/// `/token` and `/introspect` resources.
+pub async fn serve(
+    server: Arc<AuthorizationServer>,
+    marks: Arc<dyn crate::store::SequenceMarks>,
     listen: std::net::SocketAddr,
-) -> std::io::Result<RunningAs> {
-    let endpoint = ace_coap::CoapEndpoint::bind(
-        ace_coap::EndpointConfig::new(listen),
-        service.router().into_handler(),
+) -> Result<RunningAs, ServeError> {
+    serve_with(
+        server,
+        marks,
+        ace_coap::EndpointConfig::new(listen).protocol(protocol()),
+        system_clock(),
     )
-    .await?;
+    .await
+}
+
+/// [`serve`] with a given endpoint configuration (its protocol must treat
+/// option 9 as understood, see [`protocol`]) and clock.
+pub async fn serve_with(
+    server: Arc<AuthorizationServer>,
+    marks: Arc<dyn crate::store::SequenceMarks>,
+    endpoint: ace_coap::EndpointConfig,
+    clock: Clock,
+) -> Result<RunningAs, ServeError> {
+    let contexts = oscore::contexts(server.config(), marks)?;
+    let service = AsService::new(server.clone(), oscore::resolver(server)).with_clock(clock);
+    let handler = ace_coap::Layer::layer(&contexts.server_layer(), service.router().into_handler());
+    let endpoint = ace_coap::CoapEndpoint::bind(endpoint, handler).await?;
     Ok(RunningAs { endpoint })
+}
+
+/// Why the AS could not start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The OSCORE contexts could not be set up.
+    #[error(transparent)]
+    Oscore(#[from] oscore::OscoreSetupError),
+    /// The socket could not be bound.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }
