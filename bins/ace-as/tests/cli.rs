@@ -6,10 +6,13 @@ use ace_as::AuthorizationServer;
 use ace_as::config::AsConfig;
 use ace_as::store::{SqliteStore, TokenStore};
 use ace_coap::{CoapEndpoint, Request};
+use ace_kdc::ChannelId;
+use ace_kdc::service::oscore::OscoreContexts;
 use ace_proto::Codec;
 use ace_proto::code::Code;
-use ace_proto::oauth::{AccessTokenRequest, ErrorCode, ErrorResponse};
+use ace_proto::oauth::{AccessTokenRequest, AccessTokenResponse, ErrorCode, ErrorResponse};
 use ace_proto::scope::{GroupScope, ScopeEntry, ScopeValue};
+use group_oscore::{ContextParams, SecurityContext};
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -200,6 +203,77 @@ fn serves_until_ctrl_c() {
         );
         client.shutdown().await;
     });
+
+    // Over the OSCORE context of client "sensor-1": a token.
+    let config = AsConfig::load(&dir.path().join("as.toml")).unwrap();
+    let as_side = config.client("sensor-1").unwrap().oscore.clone().unwrap();
+    let token = runtime.block_on(async {
+        let contexts = OscoreContexts::new();
+        let params = ContextParams::new(
+            &as_side.master_secret,
+            &as_side.recipient_id,
+            &as_side.sender_id,
+        )
+        .master_salt(&as_side.master_salt);
+        let channel = ChannelId(as_side.sender_id.clone());
+        contexts.install(&channel, SecurityContext::new(&params).unwrap());
+        let mut protocol = ace_coap::ProtocolConfig::fast_for_tests();
+        protocol.extra_critical_options.push(9);
+        let client = CoapEndpoint::bind(
+            ace_coap::EndpointConfig::new("127.0.0.1:0".parse().unwrap())
+                .protocol(protocol)
+                .client_layer(contexts.client_layer()),
+            ace_coap::handler::not_found(),
+        )
+        .await
+        .unwrap();
+        let mut request = Request::post("/token")
+            .with_content_format(19)
+            .with_payload(
+                AccessTokenRequest {
+                    audience: Some("kdc.example".into()),
+                    scope: Some(ScopeValue::group(&GroupScope::new(vec![ScopeEntry::aif(
+                        "g1", 2,
+                    )]))),
+                    ..AccessTokenRequest::default()
+                }
+                .encode(),
+            );
+        request.security = Some(ace_coap::SecurityIdentity::new(channel));
+        let response =
+            tokio::time::timeout(Duration::from_secs(10), client.request(address, request))
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            response.code,
+            Code::CREATED,
+            "{:?}",
+            String::from_utf8_lossy(&response.payload)
+        );
+        client.shutdown().await;
+        AccessTokenResponse::decode(&response.payload)
+            .unwrap()
+            .access_token
+    });
+    let server = AuthorizationServer::new(config, Arc::new(ace_as::store::MemoryStore::new()));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        server
+            .verifier("kdc.example")
+            .unwrap()
+            .open(&token, now)
+            .is_ok()
+    );
+    let out = run(&["--config", "as.toml", "tokens", "list"], dir.path());
+    assert!(
+        text(&out.stdout).contains("sensor-1"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // Ctrl-C: a clean exit.
     let status = Command::new("kill")
