@@ -66,6 +66,7 @@ pub mod fault;
 pub mod handler;
 pub mod link_format;
 pub mod option;
+pub mod oscore;
 pub mod request;
 pub mod response;
 pub mod router;

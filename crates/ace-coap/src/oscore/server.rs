@@ -1,0 +1,531 @@
+//! The server-side OSCORE layer: a [`Layer`] around the router that
+//! verifies protected requests with the [`OscoreContexts`] table, hands the
+//! inner request to the handlers with an [`OscoreIdentity`], and protects
+//! their responses and Observe notifications.
+//!
+//! * A request with the OSCORE option (9) is verified with the Group OSCORE
+//!   membership whose Gid is its 'kid context', else with the OSCORE context
+//!   its 'kid' (and 'kid context') names (RFC 8613 section 8.2, RFC 10021
+//!   sections 7.2 and 8.4). Requests without the option pass through with
+//!   no identity: the application decides (`/authz-info` is open; anything
+//!   else at the KDC answers 4.01).
+//! * Refusals are answered *unprotected*, with the codes and diagnostics of
+//!   RFC 8613 section 8.2 and an Outer Max-Age of 0: 4.02 "Failed to decode
+//!   COSE", 4.01 "Security context not found", 4.01 "Replay detected", 4.00
+//!   "Decryption failed" (also for a group-mode countersignature that does
+//!   not verify, RFC 10021 section 7.2). Errors after verification (those of
+//!   the handlers) are protected.
+//! * A context without replay state (restored after a restart) answers a
+//!   request that verifies with a *protected* 4.01 carrying Echo, with its
+//!   own Partial IV, and accepts the request repeated with that Echo value
+//!   (RFC 8613 Appendix B.1.2, RFC 9175 section 2.4; RFC 10021 section 9).
+//! * The first response may reuse the request's nonce; every Observe
+//!   notification gets a fresh Partial IV (RFC 8613 section 8.3). The Outer
+//!   Code is 2.04, or 2.05 for a notification (section 4.2). A notification
+//!   whose inner code is an error (e.g. an eviction notice) ends the
+//!   observation here; its outer code is still a success, so the transport
+//!   keeps the registration until the next notification, which this layer
+//!   answers with an unprotected 4.01 that ends it there too (the client,
+//!   which saw the inner error, usually forgets it first and rejects that
+//!   notification with a Reset, RFC 7641 section 3.6).
+//! * Group requests: requests from members without the Requester role, and
+//!   our own responses when we are a Monitor or lack the Responder role,
+//!   are not answered. For a multicast request that means no response at
+//!   all (the endpoint suppresses error responses to multicast requests,
+//!   [`crate::ProtocolConfig::respond_to_multicast_errors`]); nor is a
+//!   multicast request answered whose inner response is an error (RFC 10021
+//!   section 7), unless [`super::GroupConfig::respond_to_multicast_errors`].
+//!   The endpoint has no way to leave a *unicast* request unanswered, so
+//!   such a request gets an unprotected 4.01 without payload, which reveals
+//!   nothing and protects nothing.
+//!
+//! Block-wise transfer of the protected message (Outer Block options, RFC
+//! 8613 section 4.1.3.4.2) is done by the endpoint below this layer.
+
+use super::OSCORE_OPTION;
+use super::convert::{
+    packet_to_request, packet_to_response, request_to_packet, response_to_packet,
+};
+use super::group::{GroupMember, convert_error_response};
+use super::identity::{OscoreIdentity, Protection};
+use super::table::{Entry, Label, OscoreContexts, Sharded};
+use crate::handler::{BoxFuture, Handler, Layer, SharedHandler};
+use crate::option::number;
+use crate::request::{Origin, Request, SecurityIdentity};
+use crate::response::{Code, Response};
+use crate::wire::Token;
+use coap_lite::Packet;
+use group_oscore::group::ResponseMode;
+use group_oscore::{ProtectError, ServerExchange, UnprotectError};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Most Observe registrations kept per shard of the observation table;
+/// beyond, an arbitrary one is dropped (its next notification then ends
+/// the observation with 4.01).
+const MAX_OBSERVATIONS_PER_SHARD: usize = 1 << 16;
+
+/// The server-side OSCORE layer over a table (see the module docs).
+pub struct OscoreServerLayer<L> {
+    table: Arc<OscoreContexts<L>>,
+}
+
+impl<L> Clone for OscoreServerLayer<L> {
+    fn clone(&self) -> Self {
+        Self {
+            table: self.table.clone(),
+        }
+    }
+}
+
+impl<L: Label> std::fmt::Debug for OscoreServerLayer<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OscoreServerLayer")
+            .field("table", &self.table)
+            .finish()
+    }
+}
+
+impl<L: Label> OscoreServerLayer<L> {
+    /// The layer over `table`.
+    pub fn new(table: Arc<OscoreContexts<L>>) -> Self {
+        Self { table }
+    }
+}
+
+impl<L: Label> Layer for OscoreServerLayer<L> {
+    fn layer(&self, inner: SharedHandler) -> SharedHandler {
+        Arc::new(OscoreServer {
+            table: self.table.clone(),
+            inner,
+        })
+    }
+}
+
+struct OscoreServer<L> {
+    table: Arc<OscoreContexts<L>>,
+    inner: SharedHandler,
+}
+
+impl<L: Label> Handler for OscoreServer<L> {
+    fn call(&self, request: Request) -> BoxFuture<Response> {
+        let table = self.table.clone();
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            match request.meta.origin {
+                Origin::Notification { .. } => notification(&table, &inner, request).await,
+                Origin::Network if request.options.contains(OSCORE_OPTION) => {
+                    protected(&table, &inner, request).await
+                }
+                Origin::Network => inner.call(request).await,
+            }
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Observations
+// ---------------------------------------------------------------------------
+
+type ObservationKey = (SocketAddr, Token);
+
+/// What protects an observation's notifications.
+pub(crate) enum Binding<L> {
+    Oscore(Arc<Entry<L>>),
+    Group { label: L, member: GroupMember },
+}
+
+/// A verified Observe registration (RFC 8613 section 4.1.3.5): the inner
+/// request to replay, and the exchange whose 'kid' and Partial IV every
+/// notification is bound to.
+pub(crate) struct Observed<L> {
+    binding: Binding<L>,
+    inner: Request,
+    exchange: ServerExchange,
+    mode: ResponseMode,
+}
+
+/// The verified observations, by observer (peer and token).
+pub(crate) struct ObservationTable<L> {
+    shards: Sharded<HashMap<ObservationKey, Observed<L>>>,
+}
+
+impl<L: Label> ObservationTable<L> {
+    pub(crate) fn new() -> Self {
+        Self {
+            shards: Sharded::new(),
+        }
+    }
+
+    fn insert(&self, key: ObservationKey, observed: Observed<L>) {
+        let mut shard = self.shards.write(&key);
+        if shard.len() >= MAX_OBSERVATIONS_PER_SHARD
+            && let Some(victim) = shard.keys().next().copied()
+        {
+            shard.remove(&victim);
+        }
+        shard.insert(key, observed);
+    }
+
+    fn insert_if_absent(&self, key: ObservationKey, observed: Observed<L>) {
+        self.shards.write(&key).entry(key).or_insert(observed);
+    }
+
+    /// Forgets the observation of `key`: a new request with the same token
+    /// replaces any earlier registration (RFC 7641 section 3.6).
+    fn remove(&self, key: &ObservationKey) -> Option<Observed<L>> {
+        if !self.shards.read(key).contains_key(key) {
+            return None;
+        }
+        self.shards.write(key).remove(key)
+    }
+
+    pub(crate) fn forget_context(&self, entry: &Arc<Entry<L>>) {
+        for shard in self.shards.all() {
+            let mut shard = shard
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            shard.retain(|_, o| !matches!(&o.binding, Binding::Oscore(e) if Arc::ptr_eq(e, entry)));
+        }
+    }
+
+    pub(crate) fn forget_group(&self, label: &L) {
+        for shard in self.shards.all() {
+            let mut shard = shard
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            shard.retain(
+                |_, o| !matches!(&o.binding, Binding::Group { label: l, .. } if l == label),
+            );
+        }
+    }
+
+    /// Number of observations (tests, diagnostics).
+    pub(crate) fn len(&self) -> usize {
+        self.shards
+            .all()
+            .map(|s| {
+                s.read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .len()
+            })
+            .sum()
+    }
+}
+
+impl<L: Label> OscoreContexts<L> {
+    /// Number of OSCORE-protected Observe registrations this table keeps.
+    pub fn observation_count(&self) -> usize {
+        self.observations.len()
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Responses this layer makes itself
+// ---------------------------------------------------------------------------
+
+/// The unprotected error response of RFC 8613 section 8.2 for `e`, or the
+/// "ignored" answer when the RFCs say to ignore the request.
+fn refusal(e: &UnprotectError, packet: &Packet) -> Response {
+    if e.answers_with_error() {
+        packet_to_response(&e.error_response(packet))
+    } else {
+        ignored()
+    }
+}
+
+/// The answer to a request the RFCs say to leave unanswered: an unprotected
+/// 4.01 without payload, which the endpoint suppresses for multicast
+/// requests (see the module docs for unicast).
+fn ignored() -> Response {
+    Response::new(Code::UNAUTHORIZED).with_max_age(0)
+}
+
+fn internal_error() -> Response {
+    Response::new(Code::INTERNAL_SERVER_ERROR).with_max_age(0)
+}
+
+/// Prepares an inner response for protection: Observe 0 marks a
+/// notification (its value travels outer, RFC 8613 section 4.1.3.5.2).
+fn mark_observe(response: &mut Response, notification: bool) {
+    if notification {
+        response.options.set_uint(number::OBSERVE, 0);
+    } else {
+        response.options.remove(number::OBSERVE);
+    }
+}
+
+fn identity<L: Label>(
+    label: L,
+    exchange: &ServerExchange,
+    protection: Protection,
+) -> SecurityIdentity {
+    SecurityIdentity::new(OscoreIdentity {
+        label,
+        kid: exchange.request_kid().to_vec(),
+        kid_context: exchange.request_kid_context().map(<[u8]>::to_vec),
+        protection,
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Requests
+// ---------------------------------------------------------------------------
+
+async fn protected<L: Label>(
+    table: &Arc<OscoreContexts<L>>,
+    inner: &SharedHandler,
+    request: Request,
+) -> Response {
+    let packet = request_to_packet(&request);
+    let option = match group_oscore::request_kid(&packet) {
+        Ok(option) => option,
+        Err(e) => {
+            tracing::debug!(peer = %request.peer, error = %e, "OSCORE request refused");
+            return refusal(&e, &packet);
+        }
+    };
+    if let Some(gid) = option.kid_context.as_deref()
+        && let Some((label, member)) = table.group_for_gid(gid)
+    {
+        return group_request(table, inner, request, &packet, label, member).await;
+    }
+    let kid = option.kid.unwrap_or_default();
+    let candidates = table.candidates(&kid, option.kid_context.as_deref());
+    let mut refused = UnprotectError::ContextNotFound;
+    for entry in candidates {
+        let verified = entry.lock().unprotect_request(&packet);
+        match verified {
+            Ok((inner_packet, exchange)) => {
+                return verified_oscore(table, inner, request, entry, &inner_packet, exchange)
+                    .await;
+            }
+            Err(UnprotectError::EchoRequired(challenge)) => {
+                let mut challenge = *challenge;
+                let response = challenge.response(&packet);
+                let outer = entry
+                    .lock()
+                    .protect_response(&response, &mut challenge.exchange);
+                return match outer {
+                    Ok(outer) => packet_to_response(&outer),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot protect an Echo challenge");
+                        internal_error()
+                    }
+                };
+            }
+            Err(e) => refused = e,
+        }
+    }
+    tracing::debug!(peer = %request.peer, error = %refused, "OSCORE request refused");
+    refusal(&refused, &packet)
+}
+
+async fn verified_oscore<L: Label>(
+    table: &Arc<OscoreContexts<L>>,
+    inner: &SharedHandler,
+    request: Request,
+    entry: Arc<Entry<L>>,
+    inner_packet: &Packet,
+    mut exchange: ServerExchange,
+) -> Response {
+    let key = (request.peer, request.meta.token);
+    table.observations.remove(&key);
+    let mut response = match packet_to_request(inner_packet, &request) {
+        Ok(mut inner_request) => {
+            inner_request.security =
+                Some(identity(entry.label.clone(), &exchange, Protection::Oscore));
+            let registered = exchange.is_observe().then(|| inner_request.clone());
+            let mut response = inner.call(inner_request).await;
+            let observed = response.observed_resource.take();
+            let keep = registered.is_some() && response.is_success() && observed.is_some();
+            mark_observe(&mut response, keep);
+            let protected = entry
+                .lock()
+                .protect_response(&response_to_packet(&response), &mut exchange);
+            return match protected {
+                Ok(outer) => {
+                    let mut outer = packet_to_response(&outer);
+                    if keep && let Some(inner_request) = registered {
+                        outer.observed_resource = observed;
+                        table.observations.insert(
+                            key,
+                            Observed {
+                                binding: Binding::Oscore(entry),
+                                inner: inner_request,
+                                exchange,
+                                mode: ResponseMode::Pairwise,
+                            },
+                        );
+                    }
+                    outer
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot protect a response");
+                    internal_error()
+                }
+            };
+        }
+        Err(e) => convert_error_response(&e),
+    };
+    mark_observe(&mut response, false);
+    match entry
+        .lock()
+        .protect_response(&response_to_packet(&response), &mut exchange)
+    {
+        Ok(outer) => packet_to_response(&outer),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot protect a response");
+            internal_error()
+        }
+    }
+}
+
+async fn group_request<L: Label>(
+    table: &Arc<OscoreContexts<L>>,
+    inner: &SharedHandler,
+    request: Request,
+    packet: &Packet,
+    label: L,
+    member: GroupMember,
+) -> Response {
+    let now = table.now();
+    let verified = {
+        let mut g = member.security();
+        g.handle_timeout(now);
+        g.unprotect_request(packet)
+    };
+    let (inner_packet, mut exchange) = match verified {
+        Ok(v) => v,
+        Err(UnprotectError::EchoRequired(challenge)) => {
+            let mut challenge = *challenge;
+            let response = challenge.response(packet);
+            let mut g = member.security();
+            let mode = GroupMember::challenge_mode(&g);
+            return match g.protect_response(&response, &mut challenge.exchange, mode) {
+                Ok(outer) => packet_to_response(&outer),
+                Err(e) => {
+                    tracing::debug!(error = %e, "no Echo challenge sent");
+                    ignored()
+                }
+            };
+        }
+        Err(e) => {
+            tracing::debug!(peer = %request.peer, error = %e, "Group OSCORE request refused");
+            return refusal(&e, packet);
+        }
+    };
+    let protection = if exchange.is_group_mode() {
+        Protection::GroupMode
+    } else {
+        Protection::PairwiseMode
+    };
+    let multicast = request.meta.multicast;
+    let key = (request.peer, request.meta.token);
+    table.observations.remove(&key);
+    let (mut response, registered, observed) = match packet_to_request(&inner_packet, &request) {
+        Ok(mut inner_request) => {
+            inner_request.security = Some(identity(label.clone(), &exchange, protection));
+            let registered = (exchange.is_observe() && !multicast).then(|| inner_request.clone());
+            let mut response = inner.call(inner_request).await;
+            let observed = response.observed_resource.take();
+            (response, registered, observed)
+        }
+        Err(e) => (convert_error_response(&e), None, None),
+    };
+    if multicast && !response.is_success() && !member.config().respond_to_multicast_errors {
+        return ignored();
+    }
+    let keep = registered.is_some() && response.is_success() && observed.is_some();
+    mark_observe(&mut response, keep);
+    let protected = {
+        let mut g = member.security();
+        let mode = member.response_mode(&g, &exchange);
+        g.protect_response(&response_to_packet(&response), &mut exchange, mode)
+            .map(|outer| (outer, mode))
+    };
+    match protected {
+        Ok((outer, mode)) => {
+            let mut outer = packet_to_response(&outer);
+            if keep && let Some(inner_request) = registered {
+                outer.observed_resource = observed;
+                table.observations.insert(
+                    key,
+                    Observed {
+                        binding: Binding::Group { label, member },
+                        inner: inner_request,
+                        exchange,
+                        mode,
+                    },
+                );
+            }
+            outer
+        }
+        // A Monitor, or a member without the Responder role: silent.
+        Err(ProtectError::NoSenderContext | ProtectError::RoleForbids(_)) => ignored(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot protect a group response");
+            internal_error()
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Notifications
+// ---------------------------------------------------------------------------
+
+async fn notification<L: Label>(
+    table: &Arc<OscoreContexts<L>>,
+    inner: &SharedHandler,
+    request: Request,
+) -> Response {
+    let key = (request.peer, request.meta.token);
+    let Some(mut observed) = table.observations.remove(&key) else {
+        if request.options.contains(OSCORE_OPTION) {
+            // An OSCORE observation whose state is gone (context removed or
+            // replaced, or an inner error ended it): end it.
+            return Response::new(Code::UNAUTHORIZED).with_max_age(0);
+        }
+        return inner.call(request).await;
+    };
+    let current = match &observed.binding {
+        Binding::Oscore(entry) => table.is_current(entry) && !entry.is_expired(table.now()),
+        Binding::Group { label, member } => table.group(label).is_some_and(|m| m.same(member)),
+    };
+    if !current {
+        return Response::new(Code::UNAUTHORIZED).with_max_age(0);
+    }
+    let mut inner_request = observed.inner.clone();
+    inner_request.meta.origin = request.meta.origin.clone();
+    let mut response = inner.call(inner_request).await;
+    response.observed_resource = None;
+    let success = response.is_success();
+    mark_observe(&mut response, success);
+    let packet = response_to_packet(&response);
+    let protected = match &observed.binding {
+        Binding::Oscore(entry) => {
+            entry
+                .lock()
+                .protect_response_with(&packet, &mut observed.exchange, true)
+        }
+        Binding::Group { member, .. } => member.security().protect_response_with(
+            &packet,
+            &mut observed.exchange,
+            observed.mode,
+            true,
+        ),
+    };
+    match protected {
+        Ok(outer) => {
+            if success {
+                table.observations.insert_if_absent(key, observed);
+            }
+            packet_to_response(&outer)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot protect a notification");
+            Response::new(Code::UNAUTHORIZED).with_max_age(0)
+        }
+    }
+}

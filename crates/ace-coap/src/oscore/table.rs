@@ -1,0 +1,468 @@
+//! The security contexts of an endpoint: OSCORE contexts (RFC 8613) found
+//! by the 'kid' and 'kid context' of a request or by the label the
+//! application gave them, and Group OSCORE memberships (RFC 10021) found by
+//! Gid or label.
+//!
+//! # Ownership and locking
+//!
+//! Each context sits behind its own mutex (its Sender Sequence Number and
+//! replay window change with every message, RFC 8613 section 7.2 and 7.4),
+//! shared by `Arc` between the table and the exchanges using it. The table
+//! itself is two sharded maps (by label, by Recipient ID) under read-write
+//! locks: the hot path takes one shard's read lock for the look-up and then
+//! only the context's own mutex, so clients with different contexts never
+//! wait for each other. Installing and removing contexts (once per token at
+//! the KDC) take a writers' mutex and then one shard write lock at a time.
+//!
+//! # Lifetime
+//!
+//! Contexts can be added, replaced (same label) and removed at runtime. A
+//! context may carry the expiry of the access token it was derived for
+//! (RFC 9203 section 7): from then on it is treated as absent (4.01
+//! "Security context not found"), and [`OscoreContexts::remove_expired`]
+//! drops it. Sender Sequence Numbers are reserved ahead in the
+//! application's [`SequenceStore`] ([`Persistence`], RFC 8613 Appendix
+//! B.1.1); a context restored after a restart has no replay state and
+//! establishes freshness with Echo (Appendix B.1.2).
+
+use super::group::GroupMember;
+use super::server::{ObservationTable, OscoreServerLayer};
+use crate::security::ClientLayer;
+use group_oscore::{ContextError, ContextParams, SecurityContext, SenderSequence, SequenceStore};
+use std::collections::HashMap;
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::{BuildHasher, Hash};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// What an application label must be: the key it installs a context under
+/// and gets back in [`super::OscoreIdentity::label`].
+pub trait Label: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static {}
+
+impl<T: Clone + Eq + Hash + fmt::Debug + Send + Sync + 'static> Label for T {}
+
+/// The current time in seconds since the Unix epoch (compared with token
+/// expiry times).
+pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// The system clock as a [`Clock`].
+pub fn system_clock() -> Clock {
+    Arc::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    })
+}
+
+/// Number of shards of each map: enough that two cores rarely meet on one.
+const SHARDS: usize = 16;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(m: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(m: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// A map split into shards by the hash of the key.
+pub(crate) struct Sharded<T> {
+    shards: Box<[RwLock<T>]>,
+    hasher: RandomState,
+}
+
+impl<T: Default> Sharded<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::new(T::default())).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    pub(crate) fn shard<K: Hash + ?Sized>(&self, key: &K) -> &RwLock<T> {
+        let i = (self.hasher.hash_one(key) as usize) % self.shards.len();
+        &self.shards[i]
+    }
+
+    pub(crate) fn read<K: Hash + ?Sized>(&self, key: &K) -> RwLockReadGuard<'_, T> {
+        read(self.shard(key))
+    }
+
+    pub(crate) fn write<K: Hash + ?Sized>(&self, key: &K) -> RwLockWriteGuard<'_, T> {
+        write(self.shard(key))
+    }
+
+    pub(crate) fn all(&self) -> impl Iterator<Item = &RwLock<T>> {
+        self.shards.iter()
+    }
+}
+
+/// An installed OSCORE context.
+pub(crate) struct Entry<L> {
+    pub(crate) label: L,
+    pub(crate) recipient_id: Vec<u8>,
+    pub(crate) id_context: Option<Vec<u8>>,
+    pub(crate) expires_at: Option<u64>,
+    pub(crate) context: Mutex<SecurityContext>,
+}
+
+impl<L> Entry<L> {
+    pub(crate) fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|exp| now >= exp)
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SecurityContext> {
+        lock(&self.context)
+    }
+}
+
+/// How an installed context reserves its Sender Sequence Numbers and
+/// whether its replay state survived (RFC 8613 Appendix B.1).
+pub struct Persistence {
+    /// Where the reserved mark is recorded durably.
+    pub store: Box<dyn SequenceStore>,
+    /// The last mark recorded in the store: every number below it may have
+    /// been used (0 for a new context).
+    pub resume_at: u64,
+    /// How many numbers each reservation covers.
+    pub block: u64,
+    /// Whether the replay window was lost (a context restored after a
+    /// restart): requests are then answered with an Echo challenge until
+    /// one proves fresh (Appendix B.1.2).
+    pub replay_state_lost: bool,
+    /// The expiry of the token the context belongs to (seconds since the
+    /// epoch), if any.
+    pub expires_at: Option<u64>,
+}
+
+impl fmt::Debug for Persistence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Persistence")
+            .field("resume_at", &self.resume_at)
+            .field("block", &self.block)
+            .field("replay_state_lost", &self.replay_state_lost)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Persistence {
+    /// A new context: numbers from 0, reserved `block` at a time in `store`.
+    pub fn new(store: Box<dyn SequenceStore>, block: u64) -> Self {
+        Self {
+            store,
+            resume_at: 0,
+            block,
+            replay_state_lost: false,
+            expires_at: None,
+        }
+    }
+
+    /// A context restored after a restart: numbers resume at the last
+    /// recorded `mark`, and the replay window is lost.
+    pub fn restored(store: Box<dyn SequenceStore>, mark: u64, block: u64) -> Self {
+        Self {
+            store,
+            resume_at: mark,
+            block,
+            replay_state_lost: true,
+            expires_at: None,
+        }
+    }
+
+    /// Sets the token expiry.
+    #[must_use]
+    pub fn expires_at(mut self, expires_at: Option<u64>) -> Self {
+        self.expires_at = expires_at;
+        self
+    }
+}
+
+/// The contexts with one Recipient ID (they differ in their ID Context).
+type SameKid<L> = Vec<Arc<Entry<L>>>;
+
+/// The security contexts of an endpoint, by label (see the module docs).
+pub struct OscoreContexts<L> {
+    by_label: Sharded<HashMap<L, Arc<Entry<L>>>>,
+    by_kid: Sharded<HashMap<Vec<u8>, SameKid<L>>>,
+    groups: RwLock<Vec<(L, GroupMember)>>,
+    pub(crate) observations: ObservationTable<L>,
+    mutation: Mutex<()>,
+    clock: Clock,
+}
+
+impl<L: Label> fmt::Debug for OscoreContexts<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OscoreContexts")
+            .field("contexts", &self.len())
+            .field("groups", &read(&self.groups).len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: Label> OscoreContexts<L> {
+    /// An empty table using the system clock for token expiry.
+    pub fn new() -> Arc<Self> {
+        Self::with_clock(system_clock())
+    }
+
+    /// An empty table using `clock` for token expiry.
+    pub fn with_clock(clock: Clock) -> Arc<Self> {
+        Arc::new(Self {
+            by_label: Sharded::new(),
+            by_kid: Sharded::new(),
+            groups: RwLock::new(Vec::new()),
+            observations: ObservationTable::new(),
+            mutation: Mutex::new(()),
+            clock,
+        })
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        (self.clock)()
+    }
+
+    /// Installs `context` under `label`, replacing the context that had
+    /// this label; observations made through the replaced context end.
+    ///
+    /// Several contexts may share a Recipient ID (a client talking to
+    /// servers that all use the same Sender ID, or a server whose clients
+    /// differ only in the ID Context): a request is then tried with each
+    /// context its 'kid' and 'kid context' match until one verifies it (RFC
+    /// 8613 section 8.2 leaves the retrieval to the implementation).
+    pub fn install(&self, label: &L, context: SecurityContext) {
+        self.insert(label.clone(), context, None);
+    }
+
+    /// Like [`OscoreContexts::install`], for a context that must not be
+    /// used from `expires_at` on (seconds since the epoch; the expiry of
+    /// the access token it was derived for, RFC 9203 section 7).
+    pub fn install_expiring(&self, label: &L, context: SecurityContext, expires_at: Option<u64>) {
+        self.insert(label.clone(), context, expires_at);
+    }
+
+    /// Derives a context from `params` and installs it with the sequence
+    /// number persistence and replay state of `persistence` (RFC 8613
+    /// Appendix B.1).
+    pub fn install_persistent(
+        &self,
+        label: &L,
+        params: &ContextParams,
+        persistence: Persistence,
+    ) -> Result<(), ContextError> {
+        let sequence =
+            SenderSequence::resume(persistence.resume_at, persistence.store, persistence.block);
+        let mut context = SecurityContext::new(params)?.with_sequence(sequence);
+        if persistence.replay_state_lost {
+            context = context.with_lost_replay_state();
+        }
+        self.insert(label.clone(), context, persistence.expires_at);
+        Ok(())
+    }
+
+    fn insert(&self, label: L, context: SecurityContext, expires_at: Option<u64>) {
+        let entry = Arc::new(Entry {
+            recipient_id: context.recipient_id().to_vec(),
+            id_context: context.id_context().map(<[u8]>::to_vec),
+            label: label.clone(),
+            expires_at,
+            context: Mutex::new(context),
+        });
+        let _writer = lock(&self.mutation);
+        let old = self.by_label.write(&label).insert(label, entry.clone());
+        if let Some(old) = old {
+            self.unindex(&old);
+            self.observations.forget_context(&old);
+        }
+        self.by_kid
+            .write(&entry.recipient_id)
+            .entry(entry.recipient_id.clone())
+            .or_default()
+            .push(entry);
+    }
+
+    fn unindex(&self, entry: &Arc<Entry<L>>) {
+        let mut shard = self.by_kid.write(&entry.recipient_id);
+        if let Some(list) = shard.get_mut(&entry.recipient_id) {
+            list.retain(|e| !Arc::ptr_eq(e, entry));
+            if list.is_empty() {
+                shard.remove(&entry.recipient_id);
+            }
+        }
+    }
+
+    /// Removes the context labelled `label` and the observations made
+    /// through it; returns whether there was one.
+    pub fn remove(&self, label: &L) -> bool {
+        let _writer = lock(&self.mutation);
+        let Some(old) = self.by_label.write(label).remove(label) else {
+            return false;
+        };
+        self.unindex(&old);
+        self.observations.forget_context(&old);
+        true
+    }
+
+    /// Removes every context whose token has expired at `now` and returns
+    /// their labels (RFC 9203 section 7).
+    pub fn remove_expired(&self, now: u64) -> Vec<L> {
+        let expired: Vec<L> = self
+            .by_label
+            .all()
+            .flat_map(|s| {
+                read(s)
+                    .values()
+                    .filter(|e| e.is_expired(now))
+                    .map(|e| e.label.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for label in &expired {
+            self.remove(label);
+        }
+        expired
+    }
+
+    /// Whether a context is installed under `label`.
+    pub fn contains(&self, label: &L) -> bool {
+        self.get(label).is_some()
+    }
+
+    /// Number of installed OSCORE contexts (groups not counted).
+    pub fn len(&self) -> usize {
+        self.by_label.all().map(|s| read(s).len()).sum()
+    }
+
+    /// Whether no OSCORE context is installed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The labels of the installed OSCORE contexts.
+    pub fn labels(&self) -> Vec<L> {
+        self.by_label
+            .all()
+            .flat_map(|s| read(s).keys().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// The Sender Sequence Number the context of `label` uses next.
+    pub fn sender_sequence_number(&self, label: &L) -> Option<u64> {
+        self.get(label).map(|e| e.lock().sender_sequence_number())
+    }
+
+    /// The token expiry of the context of `label`, if it has one.
+    pub fn expires_at(&self, label: &L) -> Option<u64> {
+        self.get(label).and_then(|e| e.expires_at)
+    }
+
+    /// Runs `f` on the context of `label` (e.g. to read its identifiers or
+    /// replay window).
+    pub fn with_context<R>(
+        &self,
+        label: &L,
+        f: impl FnOnce(&mut SecurityContext) -> R,
+    ) -> Option<R> {
+        self.get(label).map(|e| f(&mut e.lock()))
+    }
+
+    pub(crate) fn get(&self, label: &L) -> Option<Arc<Entry<L>>> {
+        self.by_label.read(label).get(label).cloned()
+    }
+
+    /// Whether `entry` is still the installed context of its label.
+    pub(crate) fn is_current(&self, entry: &Arc<Entry<L>>) -> bool {
+        self.get(&entry.label)
+            .is_some_and(|e| Arc::ptr_eq(&e, entry))
+    }
+
+    /// The unexpired contexts a request with `kid` and `kid_context` may be
+    /// for (RFC 8613 section 8.2 step 2: 'kid' equal to the Recipient ID
+    /// and, if present, 'kid context' equal to the ID Context).
+    pub(crate) fn candidates(&self, kid: &[u8], kid_context: Option<&[u8]>) -> Vec<Arc<Entry<L>>> {
+        let now = self.now();
+        self.by_kid
+            .read(kid)
+            .get(kid)
+            .map(|list| {
+                list.iter()
+                    .filter(|e| kid_context.is_none_or(|c| Some(c) == e.id_context.as_deref()))
+                    .filter(|e| !e.is_expired(now))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    // -- Groups ------------------------------------------------------------
+
+    /// Adds (or replaces) the Group OSCORE membership labelled `label`.
+    /// Requests whose 'kid context' is one of its Gids (current, or the
+    /// previous one during its grace period) are verified with it.
+    pub fn add_group(&self, label: &L, member: GroupMember) {
+        let mut groups = write(&self.groups);
+        groups.retain(|(l, _)| l != label);
+        groups.push((label.clone(), member));
+    }
+
+    /// The membership labelled `label`.
+    pub fn group(&self, label: &L) -> Option<GroupMember> {
+        read(&self.groups)
+            .iter()
+            .find(|(l, _)| l == label)
+            .map(|(_, m)| m.clone())
+    }
+
+    /// Removes the membership labelled `label`; returns whether there was
+    /// one.
+    pub fn remove_group(&self, label: &L) -> bool {
+        let removed = {
+            let mut groups = write(&self.groups);
+            let before = groups.len();
+            groups.retain(|(l, _)| l != label);
+            groups.len() != before
+        };
+        if removed {
+            self.observations.forget_group(label);
+        }
+        removed
+    }
+
+    /// The labels of the memberships.
+    pub fn group_labels(&self) -> Vec<L> {
+        read(&self.groups).iter().map(|(l, _)| l.clone()).collect()
+    }
+
+    /// The membership whose current or previous Gid is `gid`.
+    pub(crate) fn group_for_gid(&self, gid: &[u8]) -> Option<(L, GroupMember)> {
+        read(&self.groups)
+            .iter()
+            .find(|(_, m)| m.knows_gid(gid))
+            .map(|(l, m)| (l.clone(), m.clone()))
+    }
+
+    // -- Layers ------------------------------------------------------------
+
+    /// The server-side layer verifying requests with this table (see
+    /// [`OscoreServerLayer`]).
+    pub fn server_layer(self: &Arc<Self>) -> OscoreServerLayer<L> {
+        OscoreServerLayer::new(self.clone())
+    }
+
+    /// The client-side layer protecting each request with the context (or
+    /// group) its [`crate::Request::security`] names; requests naming none
+    /// go out unprotected (see [`super::OscoreClientLayer`]).
+    pub fn client_layer(self: &Arc<Self>) -> Arc<dyn ClientLayer> {
+        Arc::new(super::client::OscoreClientLayer::table(self.clone()))
+    }
+
+    /// The client-side layer protecting every request with the context
+    /// labelled `label`, unless the request names another one.
+    pub fn client_layer_for(self: &Arc<Self>, label: L) -> Arc<dyn ClientLayer> {
+        Arc::new(super::client::OscoreClientLayer::bound(self.clone(), label))
+    }
+}
