@@ -21,7 +21,8 @@ policy, and returns a token bound to fresh OSCORE input material (coap_oscore,
 RFC 9203) or to the client's public key (coap_dtls, RFC 9202).
 
 CONFIGURATION (a TOML file, --config):
-  [server]             issuer, listen address, token database, default audience,
+  [server]             issuer, listen address, database (required to serve: token
+                       records and OSCORE sequence numbers), default audience,
   [server.signing_key] the AS's Ed25519 (or P-256) key: d = \"<hex>\" or file = \"...\"
   [[client]]           id, supported profiles, [client.oscore] context with the AS,
                        optional [client.public_key] for RPK-bound tokens

@@ -13,7 +13,7 @@
 //! | [`mint`] | CWT (COSE_Sign1, COSE_Mac0, COSE_Encrypt0, Sign1 nested in Encrypt0) and JWT sealing |
 //! | [`jwt`] | JWTs through `jsonwebtoken`, with a crypto provider over this workspace's Ed25519 |
 //! | [`store`] | issued-token records behind [`store::TokenStore`]; SQLite (WAL, schema version) and memory |
-//! | [`service`] | `POST /token` and `POST /introspect` on an `ace-coap` endpoint |
+//! | [`service`] | `POST /token` and `POST /introspect` on an `ace-coap` endpoint, over OSCORE with the configured contexts |
 //! | [`error`] | the refusals, each with its RFC 9200 error code and CoAP code |
 //!
 //! # Tokens
