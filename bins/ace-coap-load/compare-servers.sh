@@ -93,8 +93,8 @@ run() { # run NAME [extra load args]
 }
 
 SERVERS=(ours-spawn ours-inline libcoap coap-crate-1t coap-crate-mt)
-HEADER="| server | clients | rate | req/s | p50 us | p99 us | p99.9 us | lost | server CPU us/req |
-|---|---|---|---|---|---|---|---|---|"
+HEADER="| server | clients | rate | req/s | p50 us | p99 us | p99.9 us | p99 from send us | p99 send lag us | lost | server CPU us/req |
+|---|---|---|---|---|---|---|---|---|---|---|"
 RAW=$(mktemp); trap 'stop_server; rm -f "$RAW"' EXIT
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "raw rows:"

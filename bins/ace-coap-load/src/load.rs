@@ -64,8 +64,14 @@ pub struct LoadReport {
     pub sent: u64,
     /// The measured window.
     pub elapsed: Duration,
-    /// Latencies of all responses in the window.
+    /// Latencies of all responses in the window, from the scheduled send
+    /// time (equal to the actual send time in closed loop).
     pub latency: Histogram,
+    /// Latencies from the actual send time.
+    pub service: Histogram,
+    /// How late requests were sent after their scheduled time (the load
+    /// tool's own lag; zero in closed loop).
+    pub send_lag: Histogram,
 }
 
 impl LoadReport {
@@ -80,6 +86,7 @@ struct InFlight {
     mid: u16,
     token: Token,
     scheduled: Instant,
+    sent: Instant,
     deadline: Instant,
 }
 
@@ -127,6 +134,7 @@ impl Client {
         let token_bytes = self.next_token.to_be_bytes();
         self.datagram[2..4].copy_from_slice(&self.next_mid.to_be_bytes());
         self.datagram[4..8].copy_from_slice(&token_bytes);
+        let sent = Instant::now();
         self.socket.send(&self.datagram)?;
         self.sent_on_socket += 1;
         let token = Token::new(&token_bytes).unwrap_or_default();
@@ -134,6 +142,7 @@ impl Client {
             mid: self.next_mid,
             token,
             scheduled,
+            sent,
             deadline: now + timeout,
         });
         Ok(())

@@ -69,7 +69,8 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Print one Markdown table row instead of text: label, clients, rate,
-    /// req/s, p50, p99, p99.9 (us), lost, server CPU us per request.
+    /// req/s, p50, p99, p99.9 (us, from the scheduled send), p99 from the
+    /// actual send, p99 send lag, lost or unsent, server CPU us per request.
     #[arg(long)]
     markdown_row: bool,
 }
@@ -178,7 +179,7 @@ fn main() -> anyhow::Result<()> {
     let cpu_share = cpu_used.map(|c| c / report.elapsed.as_secs_f64().max(1e-9));
     if args.markdown_row {
         println!(
-            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} |",
             args.label,
             args.clients,
             args.rate.map_or("max".to_owned(), |r| format!("{r:.0}")),
@@ -186,6 +187,8 @@ fn main() -> anyhow::Result<()> {
             h.quantile_us(0.50),
             h.quantile_us(0.99),
             h.quantile_us(0.999),
+            report.service.quantile_us(0.99),
+            report.send_lag.quantile_us(0.99),
             report.lost + report.behind,
             cpu_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
         );
@@ -244,6 +247,16 @@ fn main() -> anyhow::Result<()> {
             h.max_us(),
             h.mean_us()
         );
+        if args.rate.is_some() {
+            let s = &report.service;
+            println!(
+                "from send     p50 {} us, p99 {} us, p99.9 {} us; send lag p99 {} us",
+                s.quantile_us(0.50),
+                s.quantile_us(0.99),
+                s.quantile_us(0.999),
+                report.send_lag.quantile_us(0.99)
+            );
+        }
         if let (Some(per), Some(share)) = (cpu_us_per_req, cpu_share) {
             println!(
                 "server CPU    {per:.2} us per request, {:.0} % of one core",
