@@ -235,9 +235,16 @@ pub fn run(config: &LoadConfig) -> anyhow::Result<LoadReport> {
                 if let Some(i) = matched {
                     let f = c.in_flight.swap_remove(i);
                     if f.scheduled >= measure_from {
+                        let done = Instant::now();
                         report
                             .latency
-                            .record(Instant::now().saturating_duration_since(f.scheduled));
+                            .record(done.saturating_duration_since(f.scheduled));
+                        report
+                            .service
+                            .record(done.saturating_duration_since(f.sent));
+                        report
+                            .send_lag
+                            .record(f.sent.saturating_duration_since(f.scheduled));
                         *report.codes.entry(h.code).or_default() += 1;
                         if h.code >> 5 == 2 {
                             report.ok += 1;
