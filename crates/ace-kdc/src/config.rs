@@ -112,6 +112,11 @@ pub struct RawKdc {
     /// keying material refresh, operator commands).
     #[serde(default = "default_tick_ms")]
     pub tick_ms: u64,
+    /// SQLite `synchronous = FULL` (an fsync per transaction, durable
+    /// against power loss) instead of `NORMAL` (durable against the death
+    /// of the process); see [`crate::store::SqliteStore`].
+    #[serde(default)]
+    pub durable_fsync: bool,
 }
 
 /// One `[[kdc.keys]]` entry: a private signature key of the KDC.
@@ -509,6 +514,8 @@ pub struct KdcConfig {
     pub rekey_margin: u64,
     /// See [`RawKdc::tick_ms`].
     pub tick_ms: u64,
+    /// See [`RawKdc::durable_fsync`].
+    pub durable_fsync: bool,
     /// The verifier of the AS's tokens.
     pub verifier: TokenVerifier,
     /// The KDC's signature keys, by algorithm, with their credentials.
@@ -589,6 +596,7 @@ impl KdcConfig {
             cnonce_lifetime: raw.kdc.cnonce_lifetime.max(1),
             rekey_margin: raw.kdc.rekey_margin,
             tick_ms: raw.kdc.tick_ms.clamp(10, 60_000),
+            durable_fsync: raw.kdc.durable_fsync,
             verifier,
             keys,
             groups: Vec::new(),

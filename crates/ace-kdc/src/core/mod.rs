@@ -30,6 +30,7 @@
 //! write leaves the transition undone (the state is reloaded from the
 //! store) and the request gets 5.00.
 
+pub(crate) mod commit;
 mod error;
 pub(crate) mod rekey;
 pub(crate) mod state;
@@ -257,12 +258,15 @@ pub enum Effect {
 }
 
 /// The result of [`Kdc::handle`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Outcome {
     /// The response to send.
     pub response: KdcResponse,
     /// Work for the service, in order.
     pub effects: Vec<Effect>,
+    /// The transition's batch, until it is durable (group commit; see
+    /// [`Kdc::handle_deferred`]).
+    pub(crate) pending: Option<commit::Staged>,
 }
 
 impl Outcome {
@@ -270,6 +274,54 @@ impl Outcome {
         Self {
             response,
             effects: Vec::new(),
+            pending: None,
+        }
+    }
+
+    /// An outcome whose transition is durable once `staged` is.
+    pub(crate) fn after(
+        response: KdcResponse,
+        effects: Vec<Effect>,
+        staged: commit::Staged,
+    ) -> Self {
+        Self {
+            response,
+            effects,
+            pending: Some(staged),
+        }
+    }
+
+    /// Whether the transition still has to become durable.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.pending, Some(commit::Staged::Queued(_)))
+    }
+
+    fn failed() -> Self {
+        Self::respond(Refusal::Internal("storage failure".into()).into_response())
+    }
+
+    /// Waits (blocking) until the transition is durable. If its write
+    /// failed, the outcome becomes 5.00 without effects.
+    pub fn wait(mut self, kdc: &Kdc) -> Self {
+        match self.pending.take() {
+            None => self,
+            Some(staged) => match kdc.finish(staged) {
+                Ok(()) => self,
+                Err(_) => Self::failed(),
+            },
+        }
+    }
+
+    /// Waits (asynchronously) until the transition is durable; as
+    /// [`Outcome::wait`].
+    pub async fn durable(mut self, kdc: &Kdc) -> Self {
+        let Some(staged) = self.pending.take() else {
+            return self;
+        };
+        let result = std::future::poll_fn(|cx| staged.poll(cx)).await;
+        match result.map_err(|e| kdc.after_failure(&e)) {
+            Ok(()) => self,
+            Err(()) => Self::failed(),
         }
     }
 }
@@ -279,6 +331,7 @@ pub struct Kdc {
     pub(crate) config: Arc<KdcConfig>,
     pub(crate) store: Arc<dyn Store>,
     state: Mutex<State>,
+    group_commit: Option<commit::GroupCommit>,
 }
 
 impl std::fmt::Debug for Kdc {
@@ -324,9 +377,28 @@ impl Kdc {
                 config,
                 store,
                 state: Mutex::new(state),
+                group_commit: None,
             },
             effects,
         ))
+    }
+
+    /// Switches to group commit (see [`commit`]): a writer thread writes
+    /// the batches of concurrent transitions in shared transactions, and no
+    /// storage I/O happens under the state lock. [`Kdc::handle`] then blocks
+    /// until its transition is durable; an async caller runs it on a
+    /// blocking thread.
+    pub fn with_group_commit(mut self) -> std::io::Result<Self> {
+        self.group_commit = Some(commit::GroupCommit::start(self.store.clone())?);
+        Ok(self)
+    }
+
+    /// Transactions and batches the group-commit writer has written (none
+    /// in immediate mode).
+    pub fn commit_counts(&self) -> (u64, u64) {
+        self.group_commit
+            .as_ref()
+            .map_or((0, 0), commit::GroupCommit::counts)
     }
 
     /// The configuration.
@@ -345,21 +417,75 @@ impl Kdc {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Writes `changes` durably. On failure the in-memory state is reloaded
-    /// from the store, so that memory never shows what storage lacks, and
+    /// Stages the batch of a transition, under the state lock (see
+    /// [`commit`]). In immediate mode it is written now; a failure reloads
+    /// the state from the store (memory never shows what storage lacks) and
     /// the request fails with 5.00.
-    pub(crate) fn commit(&self, state: &mut State, changes: &[Change]) -> Result<(), Refusal> {
+    pub(crate) fn stage(
+        &self,
+        state: &mut State,
+        changes: Vec<Change>,
+    ) -> Result<commit::Staged, Refusal> {
         if changes.is_empty() {
-            return Ok(());
+            return Ok(commit::Staged::Written);
         }
-        match self.store.apply(changes) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                tracing::error!(error = %e, "storage write failed; reloading state");
-                self.rollback(state);
-                Err(Refusal::Internal("storage failure".into()))
+        match &self.group_commit {
+            Some(g) => Ok(commit::Staged::queued(g, state.epoch, changes)),
+            None => match self.store.apply(&changes) {
+                Ok(()) => Ok(commit::Staged::Written),
+                Err(e) => {
+                    tracing::error!(error = %e, "storage write failed; reloading state");
+                    self.rollback(state);
+                    Err(Refusal::Internal("storage failure".into()))
+                }
+            },
+        }
+    }
+
+    /// Waits, without the state lock, until a staged batch is durable. A
+    /// failed group commit reloads the state (once per failure) and the
+    /// request fails with 5.00.
+    pub(crate) fn finish(&self, staged: commit::Staged) -> Result<(), Refusal> {
+        staged.wait().map_err(|e| {
+            self.after_failure(&e);
+            Refusal::Internal("storage failure".into())
+        })
+    }
+
+    /// After a failed group commit: reloads the state from the store, once
+    /// per failure.
+    fn after_failure(&self, error: &str) {
+        if let Some(g) = &self.group_commit {
+            let mut state = self.lock();
+            if state.epoch < g.min_epoch() {
+                tracing::error!(error, "storage write failed; reloading state");
+                self.rollback(&mut state);
             }
         }
+    }
+
+    /// Stages `changes` and releases the lock; the caller puts the staged
+    /// batch in its [`Outcome`].
+    pub(crate) fn stage_and_release(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        changes: Vec<Change>,
+    ) -> Result<commit::Staged, Refusal> {
+        let staged = self.stage(&mut state, changes)?;
+        drop(state);
+        Ok(staged)
+    }
+
+    /// Stages `changes` and, with the lock released, waits until they are
+    /// durable.
+    pub(crate) fn commit_and_release(
+        &self,
+        mut state: MutexGuard<'_, State>,
+        changes: Vec<Change>,
+    ) -> Result<(), Refusal> {
+        let staged = self.stage(&mut state, changes)?;
+        drop(state);
+        self.finish(staged)
     }
 
     /// Brings the in-memory state back to what the store holds, after a
@@ -374,14 +500,28 @@ impl Kdc {
         {
             Ok(mut fresh) => {
                 std::mem::swap(&mut fresh.cnonces, &mut state.cnonces);
+                fresh.epoch = state.epoch.max(
+                    self.group_commit
+                        .as_ref()
+                        .map_or(0, commit::GroupCommit::min_epoch),
+                );
                 *state = fresh;
             }
             Err(e) => tracing::error!(error = %e, "reloading state failed"),
         }
     }
 
-    /// Handles one request from `caller` at time `now`.
+    /// Handles one request from `caller` at time `now`, and returns once
+    /// its transition is durable.
     pub fn handle(&self, request: &KdcRequest, caller: &Caller, now: u64) -> Outcome {
+        self.handle_deferred(request, caller, now).wait(self)
+    }
+
+    /// Handles one request without waiting for durability: with group
+    /// commit the outcome may be pending; the caller waits with
+    /// [`Outcome::durable`] (or [`Outcome::wait`]) before it sends the
+    /// response or carries out the effects.
+    pub fn handle_deferred(&self, request: &KdcRequest, caller: &Caller, now: u64) -> Outcome {
         match crate::resources::dispatch(self, request, caller, now) {
             Ok(outcome) => outcome,
             Err(refusal) => {

@@ -48,6 +48,9 @@ pub(crate) struct State {
     pub next_channel: u64,
     pub cnonces: CnonceRegistry,
     pub deleted_groups: BTreeSet<String>,
+    /// Changes with every reload after a failed write (see
+    /// [`super::commit`]).
+    pub epoch: u64,
 }
 
 /// The Signature Encryption Key of a group's material (RFC 10021 section
@@ -224,6 +227,7 @@ impl State {
             next_channel: snap.next_channel,
             cnonces: CnonceRegistry::new(config.cnonce_lifetime, MAX_CNONCES),
             deleted_groups: snap.deleted_groups.into_iter().collect(),
+            epoch: 0,
         })
     }
 

@@ -70,7 +70,7 @@ impl Kdc {
                 deliveries.extend(state.rekey_delivery(name, &rekeyed, None, &[], now));
             }
         }
-        if self.commit(&mut state, &changes).is_err() {
+        if self.commit_and_release(state, changes).is_err() {
             return Vec::new();
         }
         notices.into_iter().chain(deliveries).chain(drops).collect()
@@ -180,7 +180,7 @@ impl Kdc {
             }
         };
         match result {
-            Ok(text) => match self.commit(&mut state, &changes) {
+            Ok(text) => match self.commit_and_release(state, changes) {
                 Ok(()) => (Ok(text), effects),
                 Err(e) => (Err(format!("{e:?}")), Vec::new()),
             },

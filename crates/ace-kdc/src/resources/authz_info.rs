@@ -216,20 +216,19 @@ fn new_channel(
     }
     state.channels.insert(channel.clone(), token_id.clone());
     state.tokens.insert(token_id, record);
-    kdc.commit(&mut state, &changes)?;
-
     let response = transfer_response(&state, transfer, &scope, nonce2, &channel, kdcchallenge);
-    drop(state);
+    let staged = kdc.stage_and_release(state, changes.into())?;
     let mut effects = Vec::new();
     if let Some(old) = old_channel {
         effects.push(Effect::DropChannel(old));
     }
     effects.push(Effect::InstallChannel(Box::new(setup)));
     tracing::debug!(%channel, "token stored, channel created");
-    Ok(Outcome {
-        response: KdcResponse::with_body(Code::CREATED, cf::ACE_CBOR, response.encode()),
+    Ok(Outcome::after(
+        KdcResponse::with_body(Code::CREATED, cf::ACE_CBOR, response.encode()),
         effects,
-    })
+        staged,
+    ))
 }
 
 /// The 2.01 body of a token transfer: `nonce2`, `ace_server_recipientid`,
@@ -349,9 +348,10 @@ fn update(
             }
         }
     }
-    kdc.commit(&mut state, &changes)?;
-    Ok(Outcome {
-        response: KdcResponse::empty(Code::CREATED),
+    let staged = kdc.stage_and_release(state, changes)?;
+    Ok(Outcome::after(
+        KdcResponse::empty(Code::CREATED),
         effects,
-    })
+        staged,
+    ))
 }

@@ -295,7 +295,7 @@ pub(crate) fn new_challenge(
         .ok_or_else(|| Refusal::Internal("token vanished".into()))?;
     token.kdcchallenge = Some(n_s.clone());
     let change = Change::PutToken(Box::new(token.clone()));
-    kdc.commit(&mut state, &[change])?;
+    kdc.commit_and_release(state, vec![change])?;
     Err(Refusal::BadRequestBody(Box::new(info_body(
         config,
         Some(n_s),
@@ -317,7 +317,7 @@ fn commit(
     p: PreparedJoin,
     now: u64,
 ) -> Result<Outcome, Refusal> {
-    let committed = {
+    let (committed, staged) = {
         let mut state = kdc.lock();
         let result = commit_locked(kdc, &mut state, caller, group, p, now);
         if result.is_err() {
@@ -340,10 +340,7 @@ fn commit(
         "nodes".into(),
         committed.node,
     ];
-    Ok(Outcome {
-        response,
-        effects: committed.effects,
-    })
+    Ok(Outcome::after(response, committed.effects, staged))
 }
 
 fn commit_locked(
@@ -353,7 +350,7 @@ fn commit_locked(
     name: &str,
     p: PreparedJoin,
     now: u64,
-) -> Result<Committed, Refusal> {
+) -> Result<(Committed, crate::core::commit::Staged), Refusal> {
     // Re-check the snapshot the preparation relied on.
     let token = state
         .token(caller, now)
@@ -527,11 +524,11 @@ fn commit_locked(
         };
         effects.extend(state.rekey_delivery(name, rekeyed, joined, &[node.as_str()], now));
     }
-    kdc.commit(state, &changes)?;
+    let staged = kdc.stage(state, changes)?;
     tracing::debug!(group = name, node, created, "join");
 
     let spec = &p.config.spec;
-    Ok(Committed {
+    let committed = Committed {
         created,
         node,
         response: JoinResponse {
@@ -548,5 +545,6 @@ fn commit_locked(
             control_group_uri: spec.control_group_uri.clone(),
         },
         effects,
-    })
+    };
+    Ok((committed, staged))
 }

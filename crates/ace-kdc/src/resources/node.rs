@@ -124,18 +124,17 @@ pub fn post(
         group: group.to_string(),
         member: Box::new(updated),
     });
-    kdc.commit(&mut state, &changes)?;
-    drop(state);
+    let staged = kdc.stage_and_release(state, changes)?;
     let body = IndividualKeyingMaterial {
         group: None,
         group_sender_id: Some(new_sid),
         individual: Vec::new(),
     };
-    Ok(Outcome::respond(KdcResponse::with_body(
-        Code::CHANGED,
-        cf::ACE_GROUPCOMM_CBOR,
-        body.encode(),
-    )))
+    Ok(Outcome::after(
+        KdcResponse::with_body(Code::CHANGED, cf::ACE_GROUPCOMM_CBOR, body.encode()),
+        Vec::new(),
+        staged,
+    ))
 }
 
 /// DELETE: leave the group.
@@ -170,10 +169,11 @@ pub fn delete(
             return Err(e);
         }
     };
-    kdc.commit(&mut state, &changes)?;
+    let staged = kdc.stage_and_release(state, changes)?;
     tracing::debug!(group, node, "member left");
-    Ok(Outcome {
-        response: KdcResponse::empty(Code::DELETED),
-        effects: delivery.into_iter().collect(),
-    })
+    Ok(Outcome::after(
+        KdcResponse::empty(Code::DELETED),
+        delivery.into_iter().collect(),
+        staged,
+    ))
 }

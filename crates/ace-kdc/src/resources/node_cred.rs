@@ -84,12 +84,16 @@ pub fn post(
         .ok_or_else(Refusal::only_members)?;
     updated.credential = Some(checked.bytes);
     g.put_member(updated.clone());
-    kdc.commit(
-        &mut state,
-        &[Change::PutMember {
+    let staged = kdc.stage_and_release(
+        state,
+        vec![Change::PutMember {
             group: group.to_string(),
             member: Box::new(updated),
         }],
     )?;
-    Ok(Outcome::respond(KdcResponse::empty(Code::CHANGED)))
+    Ok(Outcome::after(
+        KdcResponse::empty(Code::CHANGED),
+        Vec::new(),
+        staged,
+    ))
 }

@@ -22,6 +22,11 @@
 //! * A timer drives [`Kdc::tick`] (token expiry, keying material refresh),
 //!   writes a heartbeat, and executes the operator commands queued in the
 //!   store ([`crate::admin`]).
+//! * The core runs with group commit ([`Kdc::with_group_commit`] in
+//!   [`KdcService::open`]): a handler stages its transition, then awaits its
+//!   durability (the store's writer thread wakes it) before the response
+//!   and the effects leave; concurrent transitions share SQLite
+//!   transactions, and no storage I/O runs on the async threads.
 //! * Sender Sequence Numbers of each channel are reserved in blocks in the
 //!   store before use (RFC 8613 Appendix B.1.1), so a restarted KDC never
 //!   reuses one; restored channels have no replay state and ask for Echo
@@ -214,11 +219,15 @@ impl KdcService {
                 .parse()
                 .map_err(|_| ServiceError::Listen(config.listen.clone()))?,
         };
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&config.database)?);
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(
+            &config.database,
+            config.durable_fsync,
+        )?);
         let mut options = ServiceOptions::new(bind);
         options.tick = Duration::from_millis(config.tick_ms);
         let clock = options.clock.clone();
         let (kdc, restore) = Kdc::open(config, store, clock.now())?;
+        let kdc = kdc.with_group_commit()?;
         Ok(Self::start(kdc, restore, options).await?)
     }
 
@@ -286,6 +295,14 @@ impl KdcService {
         self.shared.reports.subscribe()
     }
 
+    /// Executes an operator command on the running KDC and carries out its
+    /// effects (deliveries, notices), as a queued command would be.
+    pub fn execute(&self, command: &Command) -> Result<String, String> {
+        let (result, effects) = self.shared.kdc.execute(command, self.shared.clock.now());
+        apply(&self.shared, effects);
+        result
+    }
+
     /// Runs one timer step now (tests; the timer does this periodically).
     pub fn tick_now(&self) {
         tick(&self.shared);
@@ -351,11 +368,11 @@ fn problem(code: ace_coap::Code, id: ErrorId, detail: &str) -> Response {
 impl ace_coap::Handler for KdcHandler {
     fn call(&self, request: Request) -> ace_coap::BoxFuture<Response> {
         let shared = self.0.clone();
-        Box::pin(async move { handle(&shared, request) })
+        Box::pin(async move { handle(&shared, request).await })
     }
 }
 
-fn handle(shared: &Arc<Shared>, request: Request) -> Response {
+async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
     let now = shared.clock.now();
     let caller = match request.security::<ChannelId>() {
         Some(ch) => Caller::Channel(ch.clone()),
@@ -388,7 +405,13 @@ fn handle(shared: &Arc<Shared>, request: Request) -> Response {
         content_format: request.content_format(),
         payload: request.payload,
     };
-    let outcome = shared.kdc.handle(&kreq, &caller, now);
+    // The response and the effects wait until the transition is durable
+    // (the writer thread wakes this task).
+    let outcome = shared
+        .kdc
+        .handle_deferred(&kreq, &caller, now)
+        .durable(&shared.kdc)
+        .await;
     let success = outcome.response.code.is_success();
     apply(shared, outcome.effects);
     let mut response = to_response(outcome.response);
@@ -616,7 +639,10 @@ async fn run_timer(shared: Arc<Shared>, period: Duration, mut stopped: watch::Re
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = interval.tick() => tick(&shared),
+            _ = interval.tick() => {
+                let s = shared.clone();
+                let _ = tokio::task::spawn_blocking(move || tick(&s)).await;
+            }
             _ = stopped.changed() => break,
         }
     }

@@ -37,6 +37,11 @@ pub const KDC_ES256: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8
 /// A KDC configuration with the test keys, database `db`, and the
 /// `[[groups]]` TOML `groups`.
 pub fn config_toml(db: &Path, groups: &str) -> String {
+    config_toml_with(db, groups, "")
+}
+
+/// [`config_toml`] with extra `[kdc]` settings.
+pub fn config_toml_with(db: &Path, groups: &str, kdc_extra: &str) -> String {
     format!(
         r#"
 [kdc]
@@ -45,6 +50,7 @@ listen = "127.0.0.1:0"
 database = "{db}"
 rekey_margin = 0
 tick_ms = 50
+{kdc_extra}
 
 [[kdc.keys]]
 alg = "EdDSA"

@@ -69,6 +69,10 @@ pub struct NetMember {
 /// members share a socket.
 pub fn test_protocol() -> ProtocolConfig {
     let mut p = ProtocolConfig::fast_for_tests();
+    // Short timers, but a retransmission span (about 4.5 s) that a loaded
+    // CI machine does not exceed.
+    p.transmission.ack_timeout = Duration::from_millis(200);
+    p.transmission.processing_delay = Duration::from_millis(200);
     p.transmission.nstart = 64;
     p.response_timeout = Duration::from_secs(10);
     p.extra_critical_options.push(9);
@@ -80,6 +84,14 @@ pub fn test_protocol() -> ProtocolConfig {
 impl NetClient {
     /// A client endpoint on an ephemeral loopback port talking to `kdc`.
     pub async fn new(kdc: SocketAddr) -> Self {
+        Self::new_with(kdc, |_| {}).await
+    }
+
+    /// [`NetClient::new`] with the test protocol parameters adjusted by
+    /// `tune`.
+    pub async fn new_with(kdc: SocketAddr, tune: impl FnOnce(&mut ProtocolConfig)) -> Self {
+        let mut protocol = test_protocol();
+        tune(&mut protocol);
         let contexts = OscoreContexts::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let inner: ace_coap::SharedHandler = Arc::new(move |req: Request| {
@@ -101,7 +113,7 @@ impl NetClient {
         });
         let handler = ace_coap::Layer::layer(&contexts.server_layer(), inner);
         let config = EndpointConfig::new("127.0.0.1:0".parse().unwrap())
-            .protocol(test_protocol())
+            .protocol(protocol)
             .client_layer(contexts.client_layer());
         let endpoint = CoapEndpoint::bind(config, handler).await.unwrap();
         Self {

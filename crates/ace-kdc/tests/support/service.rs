@@ -32,6 +32,7 @@ impl ServiceHarness {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
         let clock = Arc::new(SystemClock::default());
         let (kdc, restore) = Kdc::open(config, store.clone(), clock.now()).unwrap();
+        let kdc = kdc.with_group_commit().unwrap();
         let mut options = ServiceOptions::new("127.0.0.1:0".parse().unwrap());
         options.protocol = test_protocol();
         options.protocol.transmission.nstart = 32;

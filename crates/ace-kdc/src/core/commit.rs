@@ -1,0 +1,384 @@
+//! Making state transitions durable: each transition's batch of
+//! [`Change`]s is *staged* under the state lock (which fixes its order) and
+//! *waited for* after the lock is released, before the response that
+//! reveals the transition leaves.
+//!
+//! Two modes:
+//!
+//! * **Immediate**: the batch is written to the store while staging, under
+//!   the state lock (one transaction per transition). Deterministic; the
+//!   default of [`Kdc::open`](super::Kdc::open).
+//! * **Group commit**: staging appends the batch to a queue; a writer thread
+//!   takes everything queued and writes it in one transaction, then wakes
+//!   the waiters. Concurrent transitions share a transaction (and, with
+//!   `synchronous = FULL`, an fsync), and no storage I/O happens under the
+//!   state lock. Batches are written in staging order, so the store always
+//!   holds a prefix of the transitions the memory went through.
+//!
+//! A write that fails fails every batch of it and every batch staged after
+//! it from the same *epoch*: those were built on state the store does not
+//! have. The first waiter to see the failure reloads the state from the
+//! store, which starts a new epoch; batches of older epochs are refused by
+//! the writer. So memory and store meet again, and every request whose
+//! transition was lost gets 5.00.
+
+use crate::store::{Change, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The completion of one staged batch.
+#[derive(Debug, Default)]
+struct Done {
+    result: Mutex<Option<Result<(), String>>>,
+    cv: Condvar,
+    wakers: Mutex<Vec<std::task::Waker>>,
+}
+
+impl Done {
+    fn complete(&self, result: Result<(), String>) {
+        *lock(&self.result) = Some(result);
+        self.cv.notify_all();
+        for w in std::mem::take(&mut *lock(&self.wakers)) {
+            w.wake();
+        }
+    }
+
+    fn poll(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), String>> {
+        if let Some(r) = lock(&self.result).as_ref() {
+            return std::task::Poll::Ready(r.clone());
+        }
+        lock(&self.wakers).push(cx.waker().clone());
+        // Completed between the check and the registration?
+        match lock(&self.result).as_ref() {
+            Some(r) => std::task::Poll::Ready(r.clone()),
+            None => std::task::Poll::Pending,
+        }
+    }
+
+    fn wait(&self) -> Result<(), String> {
+        let mut guard = lock(&self.result);
+        loop {
+            if let Some(r) = guard.as_ref() {
+                return r.clone();
+            }
+            guard = self
+                .cv
+                .wait(guard)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+struct Job {
+    epoch: u64,
+    changes: Vec<Change>,
+    done: Arc<Done>,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: Vec<Job>,
+    shutdown: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    cv: Condvar,
+    /// Batches of an epoch below this are refused (a write failed after
+    /// they were staged).
+    min_epoch: AtomicU64,
+    /// Transactions written and batches they carried (statistics).
+    transactions: AtomicU64,
+    batches: AtomicU64,
+}
+
+/// The group-commit writer: a thread and its queue.
+pub(crate) struct GroupCommit {
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for GroupCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupCommit").finish_non_exhaustive()
+    }
+}
+
+impl GroupCommit {
+    /// Starts the writer thread on `store`.
+    pub(crate) fn start(store: Arc<dyn Store>) -> std::io::Result<Self> {
+        let shared = Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            cv: Condvar::new(),
+            min_epoch: AtomicU64::new(0),
+            transactions: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        });
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("kdc-store-writer".into())
+            .spawn(move || writer(&s, store.as_ref()))?;
+        Ok(Self {
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    fn enqueue(&self, epoch: u64, changes: Vec<Change>) -> Arc<Done> {
+        let done = Arc::new(Done::default());
+        lock(&self.shared.queue).jobs.push(Job {
+            epoch,
+            changes,
+            done: done.clone(),
+        });
+        self.shared.cv.notify_one();
+        done
+    }
+
+    /// The oldest epoch whose batches are still written.
+    pub(crate) fn min_epoch(&self) -> u64 {
+        self.shared.min_epoch.load(Ordering::SeqCst)
+    }
+
+    /// (transactions, batches) written so far.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        (
+            self.shared.transactions.load(Ordering::Relaxed),
+            self.shared.batches.load(Ordering::Relaxed),
+        )
+    }
+}
+
+impl Drop for GroupCommit {
+    fn drop(&mut self) {
+        lock(&self.shared.queue).shutdown = true;
+        self.shared.cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn writer(shared: &Shared, store: &dyn Store) {
+    loop {
+        let jobs = {
+            let mut q = lock(&shared.queue);
+            while q.jobs.is_empty() && !q.shutdown {
+                q = shared
+                    .cv
+                    .wait(q)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+            if q.jobs.is_empty() {
+                return;
+            }
+            std::mem::take(&mut q.jobs)
+        };
+        let min = shared.min_epoch.load(Ordering::SeqCst);
+        let (valid, stale): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.epoch >= min);
+        for j in stale {
+            j.done
+                .complete(Err("an earlier write failed; state reloaded".into()));
+        }
+        if valid.is_empty() {
+            continue;
+        }
+        let max_epoch = valid.iter().map(|j| j.epoch).max().unwrap_or(min);
+        let mut all = Vec::with_capacity(valid.iter().map(|j| j.changes.len()).sum());
+        let mut dones = Vec::with_capacity(valid.len());
+        for j in valid {
+            all.extend(j.changes);
+            dones.push(j.done);
+        }
+        let all = coalesce(all);
+        let result = store.apply(&all).map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, batches = dones.len(), "group commit failed");
+            shared.min_epoch.fetch_max(max_epoch + 1, Ordering::SeqCst);
+        }
+        shared.transactions.fetch_add(1, Ordering::Relaxed);
+        shared
+            .batches
+            .fetch_add(dones.len() as u64, Ordering::Relaxed);
+        for d in dones {
+            d.complete(result.clone());
+        }
+    }
+}
+
+/// The identity of the row a change writes, for the changes that replace
+/// a whole row.
+#[derive(PartialEq, Eq, Hash)]
+enum RowKey {
+    Group(String),
+    Member(String, String),
+    Token(Vec<u8>),
+}
+
+fn row_key(change: &Change) -> Option<(RowKey, bool)> {
+    // (row, whether the change writes the whole row)
+    match change {
+        Change::PutGroup(row) => Some((RowKey::Group(row.spec.name.clone()), true)),
+        Change::DeleteGroup(name) => Some((RowKey::Group(name.clone()), false)),
+        Change::PutMember { group, member } => {
+            Some((RowKey::Member(group.clone(), member.node.clone()), true))
+        }
+        Change::DeleteMember { group, node } => {
+            Some((RowKey::Member(group.clone(), node.clone()), false))
+        }
+        Change::PutToken(t) => Some((RowKey::Token(t.id.clone()), true)),
+        Change::DeleteToken(id) => Some((RowKey::Token(id.clone()), false)),
+        _ => None,
+    }
+}
+
+/// Drops the row writes that a later change of the same row supersedes: a
+/// whole-row write followed, later in the same transaction, by another
+/// whole-row write or a delete of that row is not needed. Everything else
+/// keeps its order. (A delete of a group also deletes its members: member
+/// writes before it are dropped only by a later write of the same member.)
+fn coalesce(changes: Vec<Change>) -> Vec<Change> {
+    let mut later = std::collections::HashSet::new();
+    let mut keep = vec![true; changes.len()];
+    for (i, change) in changes.iter().enumerate().rev() {
+        if let Some((key, whole_row)) = row_key(change) {
+            if whole_row && later.contains(&key) {
+                keep[i] = false;
+            } else {
+                later.insert(key);
+            }
+        }
+    }
+    changes
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect()
+}
+
+/// A staged batch: wait for it (without the state lock) before revealing
+/// the transition.
+#[must_use = "a transition is not durable until its batch is waited for"]
+#[derive(Debug)]
+pub(crate) enum Staged {
+    /// Written already (immediate mode, or nothing to write).
+    Written,
+    /// In the writer's queue.
+    Queued(Arc<DoneHandle>),
+}
+
+/// A handle on a queued batch.
+#[derive(Debug)]
+pub(crate) struct DoneHandle(Arc<Done>);
+
+impl Staged {
+    pub(crate) fn queued(group: &GroupCommit, epoch: u64, changes: Vec<Change>) -> Self {
+        Self::Queued(Arc::new(DoneHandle(group.enqueue(epoch, changes))))
+    }
+
+    /// Blocks until the batch is durable; `Err` if its write failed.
+    pub(crate) fn wait(&self) -> Result<(), String> {
+        match self {
+            Self::Written => Ok(()),
+            Self::Queued(h) => h.0.wait(),
+        }
+    }
+
+    /// Polls for durability (the writer thread wakes the task).
+    pub(crate) fn poll(
+        &self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), String>> {
+        match self {
+            Self::Written => std::task::Poll::Ready(Ok(())),
+            Self::Queued(h) => h.0.poll(cx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GroupSpec;
+    use crate::model::Member;
+    use crate::store::GroupRow;
+
+    fn group(name: &str, num: u64) -> Change {
+        Change::PutGroup(Box::new(GroupRow {
+            spec: GroupSpec::new(name),
+            prefix: vec![1],
+            num,
+            gid: vec![1, 0],
+            master_secret: zeroize::Zeroizing::new(vec![0; 16]),
+            master_salt: vec![0; 8],
+            exp: 0,
+            next_node: num,
+            active: true,
+        }))
+    }
+
+    fn member(node: &str) -> Change {
+        Change::PutMember {
+            group: "g".into(),
+            member: Box::new(Member {
+                node: node.into(),
+                token_id: vec![],
+                roles: 2,
+                sender_id: None,
+                credential: None,
+                control_uri: None,
+                join_scope: vec![],
+            }),
+        }
+    }
+
+    fn describe(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::PutGroup(r) => format!("group {} {}", r.spec.name, r.num),
+                Change::DeleteGroup(n) => format!("delete group {n}"),
+                Change::PutMember { member, .. } => format!("member {}", member.node),
+                Change::DeleteMember { node, .. } => format!("delete member {node}"),
+                Change::NewGid { .. } => "gid".into(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn superseded_row_writes_are_dropped_in_order() {
+        let batch = vec![
+            group("g", 1),
+            member("a"),
+            Change::NewGid {
+                group: "g".into(),
+                gid: vec![],
+            },
+            group("g", 2),
+            member("a"),
+            Change::DeleteMember {
+                group: "g".into(),
+                node: "b".into(),
+            },
+            member("b"),
+            group("h", 1),
+            Change::DeleteGroup("h".into()),
+        ];
+        assert_eq!(
+            describe(&coalesce(batch)),
+            [
+                "gid",
+                "group g 2",
+                "member a",
+                "delete member b",
+                "member b",
+                "delete group h"
+            ]
+        );
+    }
+}
