@@ -180,3 +180,71 @@ impl TestGroup {
         GroupMember::new(self.security(i, &[]))
     }
 }
+
+/// A raw UDP peer that sends hand-made (e.g. replayed or tampered) CoAP
+/// messages and reads what comes back.
+pub struct Raw {
+    pub socket: tokio::net::UdpSocket,
+    next_mid: u16,
+}
+
+impl Raw {
+    pub async fn new() -> Self {
+        Self {
+            socket: tokio::net::UdpSocket::bind(loopback()).await.unwrap(),
+            next_mid: 0x4000,
+        }
+    }
+
+    /// Sends `packet` as a CON with a fresh Message ID and returns the
+    /// piggybacked response, or `None` if nothing but an empty ACK (or
+    /// nothing at all) arrives within `wait`.
+    pub async fn exchange(
+        &mut self,
+        to: SocketAddr,
+        packet: &coap_lite::Packet,
+        wait: Duration,
+    ) -> Option<Message> {
+        let mut p = packet.clone();
+        p.header.set_type(coap_lite::MessageType::Confirmable);
+        self.next_mid = self.next_mid.wrapping_add(1);
+        p.header.message_id = self.next_mid;
+        if p.get_token().is_empty() {
+            p.set_token(self.next_mid.to_be_bytes().to_vec());
+        }
+        self.socket
+            .send_to(&p.to_bytes().unwrap(), to)
+            .await
+            .unwrap();
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let got = tokio::time::timeout_at(deadline, self.socket.recv_from(&mut buf)).await;
+            let Ok(Ok((n, _))) = got else {
+                return None;
+            };
+            let Ok(m) = ace_coap::wire::decode(&buf[..n]) else {
+                continue;
+            };
+            if m.mid == self.next_mid && m.code != 0 {
+                return Some(m);
+            }
+        }
+    }
+}
+
+/// A request packet with `code`, Uri-Path from `path` and `payload`.
+pub fn request_packet(code: u8, path: &str, payload: &[u8]) -> coap_lite::Packet {
+    let mut p = coap_lite::Packet::new();
+    p.header.code = coap_lite::MessageClass::from(code);
+    for seg in path.split('/').filter(|s| !s.is_empty()) {
+        p.add_option(coap_lite::CoapOption::UriPath, seg.as_bytes().to_vec());
+    }
+    p.payload = payload.to_vec();
+    p
+}
+
+/// The diagnostic payload of a response, as text.
+pub fn diagnostic(m: &Message) -> String {
+    String::from_utf8_lossy(&m.payload).into_owned()
+}
