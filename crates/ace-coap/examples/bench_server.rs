@@ -2,7 +2,8 @@
 //! `GET /time` with a 15-byte text payload and Max-Age 1, the same shape as
 //! libcoap's `/time` resource.
 //!
-//! Usage: `bench_server [--port P] [--threads N] [--dispatch spawn|inline]`
+//! Usage: `bench_server [--port P] [--threads N] [--dispatch spawn|inline]
+//! [--busy-poll-us US]`
 //! (port 0 = ephemeral; 1 thread = tokio's current-thread runtime, like
 //! libcoap's single thread; `inline` = `HandlerDispatch::InlineFirstPoll`).
 //! Prints `listening on ADDR` once bound, then serves until killed.
@@ -16,6 +17,7 @@ fn main() {
     let mut port = 0u16;
     let mut threads = 1usize;
     let mut dispatch = HandlerDispatch::Spawn;
+    let mut busy_poll = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -32,6 +34,13 @@ fn main() {
                     Some("inline") => HandlerDispatch::InlineFirstPoll,
                     other => panic!("--dispatch spawn|inline, not {other:?}"),
                 }
+            }
+            "--busy-poll-us" => {
+                let us: u64 = args
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .expect("--busy-poll-us US");
+                busy_poll = Some(std::time::Duration::from_micros(us));
             }
             other => panic!("unknown argument {other}"),
         }
@@ -57,6 +66,7 @@ fn main() {
         let mut config = EndpointConfig::new(([127, 0, 0, 1], port).into());
         config.socket.buffer_size = Some(4 << 20);
         config.dispatch = dispatch;
+        config.busy_poll = busy_poll;
         let server = CoapEndpoint::bind(config, router.into_handler())
             .await
             .unwrap();

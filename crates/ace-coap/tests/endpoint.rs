@@ -659,3 +659,35 @@ async fn dropped_request_future_cancels_the_exchange() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn busy_polling_endpoint_serves_and_shuts_down() {
+    bounded(LIMIT, async {
+        for dispatch in [HandlerDispatch::Spawn, HandlerDispatch::InlineFirstPoll] {
+            let mut cfg = config(loopback());
+            cfg.busy_poll = Some(Duration::from_millis(20));
+            cfg.dispatch = dispatch;
+            let s = CoapEndpoint::bind(cfg, echo_router().into_handler())
+                .await
+                .unwrap();
+            let c = client().await;
+            for i in 0..50 {
+                let body = format!("{i}");
+                let r = c
+                    .request(
+                        s.local_addr(),
+                        Request::post("/echo").with_payload(body.clone()),
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(r.payload, body.as_bytes());
+                if i % 10 == 0 {
+                    // Let the spin window lapse so the driver goes back to sleeping.
+                    tokio::time::sleep(Duration::from_millis(30)).await;
+                }
+            }
+            s.shutdown().await;
+        }
+    })
+    .await;
+}

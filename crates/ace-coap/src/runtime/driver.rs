@@ -131,6 +131,8 @@ pub(crate) struct Driver {
     pub(crate) sinks: HashMap<ExchangeId, ReplySink>,
     pub(crate) blocked: Option<Transmit>,
     pub(crate) buf: Vec<u8>,
+    /// A second handle on the socket for busy polling, and the window.
+    pub(crate) busy_poll: Option<(std::net::UdpSocket, Duration)>,
 }
 
 impl Driver {
@@ -139,6 +141,7 @@ impl Driver {
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
         let mut shutdown_reply = None;
+        let mut last_activity = Instant::now();
         'outer: loop {
             // Work that is ready now, without waiting.
             let mut busy = true;
@@ -166,6 +169,29 @@ impl Driver {
                 }
                 self.dispatch_events();
                 self.flush();
+                if busy {
+                    last_activity = Instant::now();
+                }
+            }
+            // Busy polling: shortly after activity, keep checking the socket
+            // (yielding to handler tasks) instead of sleeping in the kernel.
+            if let Some((raw, window)) = &self.busy_poll
+                && self.blocked.is_none()
+                && last_activity.elapsed() < *window
+            {
+                match raw.recv_from(&mut self.buf) {
+                    Ok((n, from)) => {
+                        let bytes = std::mem::take(&mut self.buf);
+                        self.incoming(from, self.local, Via::Unicast, &bytes[..n]);
+                        self.buf = bytes;
+                        last_activity = Instant::now();
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        tokio::task::yield_now().await
+                    }
+                    Err(e) => tracing::debug!(error = %e, "receive error"),
+                }
+                continue 'outer;
             }
             let next = self.endpoint.poll_timeout();
             if next != armed {
