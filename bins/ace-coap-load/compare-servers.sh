@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Compares CoAP servers with one load tool in one run (BENCHMARKS.md, section
-# ace-coap): our endpoint (default spawn dispatch and inline first-poll
-# dispatch), libcoap's coap-server-notls 4.3.1, and the coap crate 0.29's
-# server, all serving GET /time (15-byte text payload, Max-Age 1) on
-# loopback. Each server is pinned to CPU 1 and the load tool to CPU 0.
+# ace-coap): our endpoint (default spawn dispatch; inline first-poll
+# dispatch; inline with 200 us busy polling), libcoap's coap-server-notls
+# 4.3.1, and the coap crate 0.29's server (current-thread and its documented
+# multi-thread runtime), all serving GET /time (15-byte text payload,
+# Max-Age 1) on loopback. Each server is pinned to CPU 1 and the load tool
+# to CPU 0.
 #
 # The machine may be shared, so the servers are measured in ROUNDS
 # interleaved rounds and the best round of each is reported (highest
@@ -43,6 +45,7 @@ start_server() {
         case $name in
             ours-spawn)  "${PIN_SERVER[@]}" "$EX/bench_server" --port "$PORT" --dispatch spawn >/dev/null & ;;
             ours-inline) "${PIN_SERVER[@]}" "$EX/bench_server" --port "$PORT" --dispatch inline >/dev/null & ;;
+            ours-inline-busypoll) "${PIN_SERVER[@]}" "$EX/bench_server" --port "$PORT" --dispatch inline --busy-poll-us 200 >/dev/null & ;;
             libcoap)     "${PIN_SERVER[@]}" coap-server-notls -A 127.0.0.1 -p "$PORT" -v 0 >/dev/null 2>&1 & ;;
             coap-crate-1t) "${PIN_SERVER[@]}" "$EX/coap_crate_server" --port "$PORT" --threads 1 >/dev/null & ;;
             coap-crate-mt) "${PIN_SERVER[@]}" "$EX/coap_crate_server" --port "$PORT" --threads 2 >/dev/null & ;;
@@ -92,7 +95,7 @@ run() { # run NAME [extra load args]
     stop_server
 }
 
-SERVERS=(ours-spawn ours-inline libcoap coap-crate-1t coap-crate-mt)
+SERVERS=(ours-spawn ours-inline ours-inline-busypoll libcoap coap-crate-1t coap-crate-mt)
 HEADER="| server | clients | rate | req/s | p50 us | p99 us | p99.9 us | p99 from send us | p99 send lag us | lost | server CPU us/req |
 |---|---|---|---|---|---|---|---|---|---|---|"
 RAW=$(mktemp); trap 'stop_server; rm -f "$RAW"' EXIT
