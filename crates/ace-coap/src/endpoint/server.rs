@@ -41,6 +41,9 @@ pub(crate) struct ServerExchange {
     observe: Option<Box<Request>>,
     /// The No-Response suppression bits (RFC 7967 section 2).
     no_response: u8,
+    /// The request asked for the representation size (Size2, RFC 7959
+    /// section 4).
+    wants_size2: bool,
 }
 
 /// What to do with a message that may be a duplicate.
@@ -125,6 +128,7 @@ impl Endpoint {
             block1_echo: None,
             observe: None,
             no_response: 0,
+            wants_size2: msg.options.contains(number::SIZE2),
         };
         if let Some(v) = msg.options.get(number::NO_RESPONSE) {
             x.no_response = option::decode_uint(v)
@@ -464,6 +468,10 @@ impl Endpoint {
         }
         if let Some(b1) = x.block1_echo {
             response.options.set(number::BLOCK1, b1.encode());
+        }
+        if x.wants_size2 && response.is_success() {
+            let size = u32::try_from(response.payload.len()).unwrap_or(u32::MAX);
+            response.options.set_uint(number::SIZE2, size);
         }
         let (code, options, payload) = self.shape_fresh(now, x.peer, x.key, x.block2, response);
         self.send_response(now, &mut x, code, options, payload);

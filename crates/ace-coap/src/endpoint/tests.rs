@@ -1388,3 +1388,24 @@ fn small_configured_block_size_is_negotiated_early() {
         .collect();
     assert_eq!(blocks, vec![64, 64, 64, 64, 44]);
 }
+
+#[test]
+fn size2_in_a_request_asks_for_the_size() {
+    let (mut sim, _c, _s) =
+        client_and_server(Box::new(|_| Some(Response::content("twelve bytes"))));
+    let mut o = Options::new();
+    o.push(number::URI_PATH, "x");
+    o.set_uint(number::SIZE2, 0);
+    let msg = Message {
+        mtype: MessageType::Con,
+        code: 1,
+        mid: 5,
+        token: Token::EMPTY,
+        options: o,
+        payload: Vec::new(),
+    };
+    sim.inject(addr(9), addr(2), wire::encode(&msg, 1152).unwrap());
+    let m = wire::decode(&sim.unbound[0].2).unwrap();
+    assert_eq!(m.options.get_uint(number::SIZE2), Some(12));
+    assert!(!m.options.contains(number::BLOCK2));
+}
