@@ -1,0 +1,160 @@
+//! The background work of each group: the observation of
+//! `/ace-group/GROUPNAME` (rekeying notifications, group deletion; RFC 9594
+//! section 6.1 and 4.1), and the poll of `/num` at the Key Update Check
+//! Interval together with the watch on the material's expiry (RFC 9594
+//! sections 4.3.1 and 4.8.1.1).
+//!
+//! The tasks hold the client weakly: they end when the client is dropped,
+//! and they never keep it alive across a wait.
+
+use crate::client::Inner;
+use crate::view::{ClientEvent, RekeySource};
+use ace_proto::cbor::Codec;
+use ace_proto::code::Code;
+use ace_proto::consts::groupcomm::ErrorId;
+use ace_proto::groupcomm::RekeyingMessage;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// Shortest wait between two attempts after a failure.
+const RETRY: Duration = Duration::from_secs(1);
+
+fn member(inner: &Inner, group: &str) -> bool {
+    inner.poll_info(group).is_some()
+}
+
+/// Observes `/ace-group/GROUPNAME`: the first response and every
+/// notification carry the current material; an error notification ends the
+/// membership (4.04 with error id 6: group deleted; 4.03 with error id 0:
+/// no longer a member). A lost observation is registered again.
+pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
+    loop {
+        let observation = {
+            let Some(inner) = weak.upgrade() else { return };
+            if !member(&inner, &group) {
+                return;
+            }
+            inner.observe_group(&group).await
+        };
+        let mut observation = match observation {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!(group, error = %e, "observation not registered");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        let mut first = true;
+        while let Some(item) = observation.next().await {
+            let Some(inner) = weak.upgrade() else { return };
+            match item {
+                Ok(response) if response.code == Code::CONTENT => {
+                    let message = match RekeyingMessage::decode(&response.payload) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            tracing::warn!(group, error = %e, "notification not understood");
+                            continue;
+                        }
+                    };
+                    let result = if first {
+                        // The registration's answer is a Key Distribution
+                        // Response: no stale Sender IDs in it.
+                        Inner::refresh(&inner, &group, RekeySource::Notification)
+                            .await
+                            .map(|_| ())
+                    } else {
+                        inner
+                            .on_rekey(&group, message, RekeySource::Notification)
+                            .await
+                    };
+                    if let Err(e) = result {
+                        inner.emit(ClientEvent::Error {
+                            group: Some(group.clone()),
+                            message: format!("rekeying notification: {e}"),
+                        });
+                    }
+                }
+                Ok(response) => {
+                    match Inner::decode_refusal(&response) {
+                        Some(ErrorId::GroupDeleted) => {
+                            inner.forget_group(&group);
+                            inner.emit(ClientEvent::GroupDeleted {
+                                group: group.clone(),
+                            });
+                            return;
+                        }
+                        Some(ErrorId::OnlyGroupMembers) | Some(ErrorId::MembershipTerminated) => {
+                            inner.forget_group(&group);
+                            inner.emit(ClientEvent::Evicted {
+                                group: group.clone(),
+                            });
+                            return;
+                        }
+                        _ => tracing::debug!(group, code = %response.code, "observation ended"),
+                    }
+                    break;
+                }
+                Err(e) => tracing::debug!(group, error = %e, "notification refused"),
+            }
+            first = false;
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Polls `/num` at the Key Update Check Interval, and at the material's
+/// expiry fetches newer material; expired material with nothing newer is
+/// taken out of use.
+pub(crate) async fn poll(weak: Weak<Inner>, group: String) {
+    loop {
+        let wait = {
+            let Some(inner) = weak.upgrade() else { return };
+            let Some((interval, expires_at, expired)) = inner.poll_info(&group) else {
+                return;
+            };
+            let now = inner.config.clock.now();
+            match expires_at {
+                Some(e) if !expired && e > now => interval.min(Duration::from_secs(e - now)),
+                _ => interval,
+            }
+        };
+        tokio::time::sleep(wait.max(Duration::from_millis(10))).await;
+        let Some(inner) = weak.upgrade() else { return };
+        let Some((_, expires_at, _)) = inner.poll_info(&group) else {
+            return;
+        };
+        let now = inner.config.clock.now();
+        let expired = expires_at.is_some_and(|e| now >= e);
+        let result = if expired {
+            Inner::refresh(&inner, &group, RekeySource::Fetched).await
+        } else {
+            check_num(&inner, &group).await
+        };
+        if let Err(e) = &result {
+            tracing::debug!(group, error = %e, "key check failed");
+        }
+        if expired {
+            let still = inner
+                .poll_info(&group)
+                .and_then(|(_, e, _)| e)
+                .is_some_and(|e| inner.config.clock.now() >= e);
+            if still {
+                inner.expire(&group);
+            }
+        }
+    }
+}
+
+async fn check_num(inner: &Arc<Inner>, group: &str) -> Result<bool, crate::ClientError> {
+    let current = inner.poll_info(group).map(|_| ());
+    if current.is_none() {
+        return Ok(false);
+    }
+    let held = inner.current_num(group);
+    let num = inner.fetch_num(group).await?;
+    if held.is_some_and(|h| num > h) {
+        Inner::refresh(inner, group, RekeySource::Fetched).await
+    } else {
+        Ok(false)
+    }
+}

@@ -1,0 +1,1583 @@
+//! The async client: [`GroupClient`] drives the phases of [`crate::flow`]
+//! and the rules of [`crate::membership`] over one `ace-coap` endpoint with
+//! OSCORE (`ace_coap::oscore`).
+//!
+//! One endpoint carries everything: the OSCORE contexts with the AS and with
+//! the KDC (one per access token), the Group OSCORE memberships, the
+//! `control_uri` resources the KDC posts rekeying messages to, and the
+//! application resources served to other members. Each group has a
+//! background task that observes `/ace-group/GROUPNAME` (if enabled) and one
+//! that polls `/num` at the Key Update Check Interval and watches the
+//! material's expiry.
+
+use crate::config::{ClientConfig, JoinOptions};
+use crate::error::ClientError;
+use crate::flow::{
+    AwaitHints, AwaitJoin, JoinStep, KdcSession, check_join_roles, rejection, verify_kdc_cred,
+};
+use crate::marks::SequenceMarks;
+use crate::membership::{Membership, RekeyOutcome, RekeyPlan};
+use crate::state::{ClientState, GroupRecord, SessionRecord};
+use crate::view::{ClientEvent, GroupResponse, JoinOutcome, KeyingMaterialView, RekeySource};
+use ace_coap::oscore::{
+    self, GroupConfig, GroupMember, OscoreClient, OscoreContexts, OscoreObservation, Persistence,
+    RequestMode,
+};
+use ace_coap::{
+    CoapEndpoint, EndpointBuilder, EndpointConfig, Request, Response, SharedHandler, Target,
+};
+use ace_proto::cbor::Codec;
+use ace_proto::code::Code;
+use ace_proto::consts::content_format as cf;
+use ace_proto::consts::groupcomm::ErrorId;
+use ace_proto::groupcomm::{
+    CredsFilter, CredsResponse, FetchCredsRequest, GetCreds, GroupPolicies,
+    IndividualKeyingMaterial, KdcCred, KeyDistributionResponse, OrNothing, PeerCredentials,
+    PoliciesResponse, RekeyingMessage, StaleSidsRequest, StaleSidsResponse, VersionResponse,
+};
+use ace_proto::problem::ProblemDetails;
+use ace_proto::roles::group_oscore::{MONITOR, REQUESTER};
+use group_oscore::SenderSequence;
+use group_oscore::group::{GroupSecurity, Rekeying};
+use group_oscore::sequence::MAX_SEQUENCE_NUMBER;
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+/// The label of each security context in the client's table.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Label {
+    /// The pre-established context with the AS at this token endpoint URI.
+    As(String),
+    /// The context with the KDC of the token whose client Recipient ID (ID1)
+    /// this is (RFC 9203 section 4.3).
+    Kdc(Vec<u8>),
+    /// The Group OSCORE membership of this group.
+    Group(String),
+}
+
+/// A group the client is a member of.
+struct GroupEntry {
+    membership: Membership,
+    member: GroupMember,
+    multicast: Option<SocketAddr>,
+    peers: Vec<SocketAddr>,
+    /// The material expired and nothing newer arrived: the membership is
+    /// out of the table until new material is installed.
+    expired: bool,
+}
+
+#[derive(Default)]
+struct State {
+    sessions: Vec<KdcSession>,
+    groups: BTreeMap<String, GroupEntry>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: ClientConfig,
+    pub(crate) client: OscoreClient<Label>,
+    pub(crate) table: Arc<OscoreContexts<Label>>,
+    state: Mutex<State>,
+    events: broadcast::Sender<ClientEvent>,
+    marks: Arc<SequenceMarks>,
+    handlers: RwLock<HashMap<String, SharedHandler>>,
+    tasks: Mutex<HashMap<String, Vec<JoinHandle<()>>>>,
+    /// Serializes token acquisitions and joins.
+    flows: tokio::sync::Mutex<()>,
+    /// Serializes the installation of new material, per group.
+    group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Sender IDs whose credential the KDC did not have, with when it was
+    /// asked (not asked again for a while).
+    unknown_kids: Mutex<HashMap<(String, Vec<u8>), u64>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for handles in lock(&self.tasks).values() {
+            for h in handles {
+                h.abort();
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The group client of RFC 9594 (see the crate documentation). Cheap to
+/// clone; background work stops when the last clone is dropped or on
+/// [`GroupClient::shutdown`].
+#[derive(Clone)]
+pub struct GroupClient {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for GroupClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupClient")
+            .field("name", &self.inner.config.name)
+            .field("local_addr", &self.local_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The Location of the `control_uri` resource of `group` on this client:
+/// `/ace-group/GROUPNAME/node`, the default url-path of RFC 9594 section
+/// 4.3.1.
+fn control_path(group: &str) -> String {
+    format!("/ace-group/{group}/node")
+}
+
+fn op_error(operation: &str, e: oscore::ClientError) -> ClientError {
+    match e {
+        oscore::ClientError::Refused { code, diagnostic } => {
+            ClientError::Rejected(Box::new(crate::error::Rejection {
+                operation: operation.to_string(),
+                code,
+                error_id: None,
+                problem: None,
+                diagnostic,
+            }))
+        }
+        other => ClientError::transport(operation, other),
+    }
+}
+
+impl GroupClient {
+    /// Binds the endpoint and installs the contexts with the configured
+    /// Authorization Servers. Must be called inside a tokio runtime.
+    pub async fn start(config: ClientConfig) -> Result<Self, ClientError> {
+        let state = ClientState::from_config(&config);
+        Self::restore(config, &state).await
+    }
+
+    /// Like [`GroupClient::start`], continuing from `state` (tokens, KDC
+    /// contexts, groups and sequence-number reservations of an earlier
+    /// run). Restored contexts resume their Sender Sequence Numbers above
+    /// every reservation, and their replay state counts as lost: requests
+    /// from the KDC and group members go through Echo first (RFC 8613
+    /// Appendix B.1.2; RFC 10021 section 2.6.1.2).
+    pub async fn restore(config: ClientConfig, state: &ClientState) -> Result<Self, ClientError> {
+        let marks = match &config.sequence_file {
+            Some(path) => SequenceMarks::with_file(path).map_err(ClientError::State)?,
+            None => SequenceMarks::in_memory(),
+        };
+        marks.merge(&state.sequence_marks);
+        let clock = config.clock.clone();
+        let table = OscoreContexts::<Label>::with_clock(Arc::new(move || clock.now()));
+        let mut endpoint_config = EndpointConfig::new(config.bind)
+            .protocol(oscore::protocol_config(config.protocol.clone()));
+        for tap in &config.taps {
+            endpoint_config = endpoint_config.tap(tap.clone());
+        }
+        if let Some(faults) = &config.faults {
+            endpoint_config = endpoint_config.faults(faults.clone());
+        }
+        for group in &config.multicast_groups {
+            endpoint_config = endpoint_config.join(group.clone());
+        }
+        let builder = EndpointBuilder::new(endpoint_config);
+        let weak: Arc<OnceLock<Weak<Inner>>> = Arc::new(OnceLock::new());
+        let handler = crate::serve::handler(weak.clone(), table.clone());
+        let endpoint: CoapEndpoint = builder
+            .bind(handler)
+            .await
+            .map_err(|e| ClientError::Config(format!("binding {}: {e}", config.bind)))?;
+        let (events, _) = broadcast::channel(1024);
+        let inner = Arc::new(Inner {
+            client: OscoreClient::new(endpoint, table.clone()),
+            table,
+            state: Mutex::new(State::default()),
+            events,
+            marks,
+            handlers: RwLock::new(HashMap::new()),
+            tasks: Mutex::new(HashMap::new()),
+            flows: tokio::sync::Mutex::new(()),
+            group_locks: Mutex::new(HashMap::new()),
+            unknown_kids: Mutex::new(HashMap::new()),
+            config,
+        });
+        let _ = weak.set(Arc::downgrade(&inner));
+        let client = Self { inner };
+        client.install_authorities()?;
+        client.restore_state(state)?;
+        tracing::debug!(name = client.inner.config.name, addr = %client.local_addr(), "client started");
+        Ok(client)
+    }
+
+    fn install_authorities(&self) -> Result<(), ClientError> {
+        for a in &self.inner.config.authorization_servers {
+            let mut params =
+                group_oscore::ContextParams::new(&a.master_secret, &a.sender_id, &a.recipient_id)
+                    .master_salt(&a.master_salt);
+            if let Some(ctx) = &a.id_context {
+                params = params.id_context(ctx);
+            }
+            let key = format!("as:{}", a.uri);
+            let persistence = Persistence::restored(
+                self.inner.marks.store(key.clone()),
+                self.inner.marks.get(&key),
+                self.inner.config.sequence_block,
+            );
+            self.inner
+                .table
+                .install_persistent(&Label::As(a.uri.clone()), &params, persistence)
+                .map_err(|e| ClientError::Oscore(format!("AS context {}: {e}", a.uri)))?;
+        }
+        Ok(())
+    }
+
+    fn restore_state(&self, state: &ClientState) -> Result<(), ClientError> {
+        let now = self.now();
+        for record in &state.sessions {
+            let session = record.session()?;
+            if !session.is_valid(now) {
+                continue;
+            }
+            self.inner.install_session(&session, true)?;
+            lock(&self.inner.state).sessions.push(session);
+        }
+        for record in &state.groups {
+            let membership = Membership::from_record(&record.membership)?;
+            let known_session = lock(&self.inner.state)
+                .sessions
+                .iter()
+                .any(|s| s.id1 == membership.session);
+            if !known_session {
+                tracing::info!(
+                    group = membership.group,
+                    "token of the membership expired: dropped"
+                );
+                continue;
+            }
+            let group = membership.group.clone();
+            self.inner
+                .add_group(membership, record.multicast, record.peers.clone(), true)?;
+            Inner::start_tasks(&self.inner, &group, None);
+        }
+        Ok(())
+    }
+
+    fn now(&self) -> u64 {
+        self.inner.config.clock.now()
+    }
+
+    /// The address the endpoint is bound to.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.client.endpoint().local_addr()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    /// The OSCORE client over the endpoint (for requests to other
+    /// resources with the client's contexts).
+    pub fn oscore(&self) -> &OscoreClient<Label> {
+        &self.inner.client
+    }
+
+    /// Events of the background work (rekeyings, eviction, received
+    /// messages...).
+    pub fn events(&self) -> broadcast::Receiver<ClientEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The groups the client is a member of.
+    pub fn groups(&self) -> Vec<String> {
+        lock(&self.inner.state).groups.keys().cloned().collect()
+    }
+
+    /// The version of the keying material held for `group`.
+    pub fn current_num(&self, group: &str) -> Option<u64> {
+        lock(&self.inner.state)
+            .groups
+            .get(group)
+            .map(|g| g.membership.num)
+    }
+
+    /// The own Sender ID in `group`.
+    pub fn sender_id(&self, group: &str) -> Option<Vec<u8>> {
+        lock(&self.inner.state)
+            .groups
+            .get(group)
+            .and_then(|g| g.membership.sender_id.clone())
+    }
+
+    /// The Group OSCORE state of `group`: a handle that stays valid (with
+    /// the material it had) after the client leaves the group, so that a
+    /// test can show that messages under newer keys are unreadable with it.
+    pub fn group_security(&self, group: &str) -> Option<GroupMember> {
+        lock(&self.inner.state)
+            .groups
+            .get(group)
+            .map(|g| g.member.clone())
+    }
+
+    /// The keying material held for `group`, without asking the KDC.
+    pub fn material(&self, group: &str) -> Option<KeyingMaterialView> {
+        lock(&self.inner.state)
+            .groups
+            .get(group)
+            .map(|g| KeyingMaterialView::of(&g.membership))
+    }
+
+    /// The keying material and credentials of `group` for handing to
+    /// another Group OSCORE implementation (e.g. an aiocoap member), with
+    /// the client's private key when `with_private_key`.
+    pub fn export(&self, group: &str, with_private_key: bool) -> Option<KeyingMaterialView> {
+        let mut view = self.material(group)?;
+        if with_private_key {
+            view.private_key = Some(self.inner.config.identity.key().to_bytes().to_vec());
+        }
+        Some(view)
+    }
+
+    /// The whole state, for the CLI's state file.
+    pub fn state(&self) -> ClientState {
+        let mut out = ClientState::from_config(&self.inner.config);
+        let st = lock(&self.inner.state);
+        out.sessions = st.sessions.iter().map(SessionRecord::of).collect();
+        out.groups = st
+            .groups
+            .values()
+            .map(|g| GroupRecord {
+                membership: g.membership.to_record(),
+                multicast: g.multicast,
+                peers: g.peers.clone(),
+            })
+            .collect();
+        out.sequence_marks = self.inner.marks.all();
+        out
+    }
+
+    /// Stops the background work and the endpoint.
+    pub async fn shutdown(&self) {
+        let handles: Vec<JoinHandle<()>> = lock(&self.inner.tasks)
+            .drain()
+            .flat_map(|(_, v)| v)
+            .collect();
+        for h in handles {
+            h.abort();
+        }
+        self.inner.client.endpoint().shutdown().await;
+    }
+
+    // -----------------------------------------------------------------
+    // Joining
+    // -----------------------------------------------------------------
+
+    /// Joins `group` with the AIF `roles` (0: the configured roles): the
+    /// full flow when no valid token grants them (request without token,
+    /// 4.01 with AS Request Creation Hints, token from the AS they name,
+    /// token transfer with `sign_info`, OSCORE context), then the Join
+    /// Request and the Group OSCORE context from the Join Response.
+    pub async fn join(
+        &self,
+        group: &str,
+        roles: u64,
+        opts: JoinOptions,
+    ) -> Result<JoinOutcome, ClientError> {
+        let roles = if roles == 0 {
+            self.inner.config.roles.unwrap_or(0)
+        } else {
+            roles
+        };
+        check_join_roles(roles)?;
+        let _flow = self.inner.flows.lock().await;
+        let now = self.now();
+        let reuse = if opts.new_token {
+            None
+        } else {
+            lock(&self.inner.state)
+                .sessions
+                .iter()
+                .rev()
+                .find(|s| s.grants(group, roles, now))
+                .cloned()
+        };
+        let (session, new_token) = match reuse {
+            Some(s) => (s, false),
+            None => (
+                self.obtain_session(group, roles, &opts.more_groups).await?,
+                true,
+            ),
+        };
+        let result = self.join_with(&session, group, roles, &opts).await;
+        let joined = match result {
+            Err(e) if !new_token && e.code() == Some(Code::UNAUTHORIZED) => {
+                // The KDC no longer knows the token (expired or dropped):
+                // start over with a new one.
+                tracing::info!(group, error = %e, "token refused; getting a new one");
+                let session = self.obtain_session(group, roles, &opts.more_groups).await?;
+                let outcome = self.join_with(&session, group, roles, &opts).await?;
+                return Ok(JoinOutcome {
+                    new_token: true,
+                    ..outcome
+                });
+            }
+            other => other?,
+        };
+        Ok(JoinOutcome {
+            new_token,
+            ..joined
+        })
+    }
+
+    async fn join_with(
+        &self,
+        session: &KdcSession,
+        group: &str,
+        roles: u64,
+        opts: &JoinOptions,
+    ) -> Result<JoinOutcome, ClientError> {
+        let control = opts.control_uri.unwrap_or(self.inner.config.control_uri);
+        let control_uri =
+            control.then(|| format!("coap://{}{}", self.local_addr(), control_path(group)));
+        let joined = self
+            .inner
+            .join_request(session, group, roles, opts.get_creds.clone(), control_uri)
+            .await?;
+        let now = self.now();
+        let membership = Membership::from_joined(
+            &joined,
+            &session.id1,
+            now,
+            self.inner.config.utc_synchronized,
+        )?;
+        let outcome = JoinOutcome {
+            group: group.to_string(),
+            node: membership.node.clone(),
+            created: joined.created,
+            sender_id: membership.sender_id.clone(),
+            num: membership.num,
+            gid: membership.gid().to_vec(),
+            peers: membership.peers().count(),
+            new_token: false,
+        };
+        self.stop_tasks(group);
+        self.inner
+            .table
+            .remove_group(&Label::Group(group.to_string()));
+        self.inner
+            .add_group(membership, opts.multicast, opts.peers.clone(), false)?;
+        Inner::start_tasks(&self.inner, group, opts.observe);
+        self.inner.emit(ClientEvent::Joined {
+            group: group.to_string(),
+            num: outcome.num,
+        });
+        Ok(outcome)
+    }
+
+    /// The flow up to an OSCORE context with the KDC: hints, token, token
+    /// transfer.
+    async fn obtain_session(
+        &self,
+        group: &str,
+        roles: u64,
+        more: &[(String, u64)],
+    ) -> Result<KdcSession, ClientError> {
+        let inner = &self.inner;
+        let kdc = inner.config.kdc;
+        let hints = AwaitHints::new(group, roles, more)?;
+        let response = inner
+            .client
+            .endpoint()
+            .request(kdc, hints.request())
+            .await
+            .map_err(|e| ClientError::transport("request without a token", e))?;
+        let token = hints.handle(&response, &inner.config)?;
+        let as_uri = token.as_uri().to_string();
+        let authority = inner
+            .config
+            .authority(&as_uri)
+            .ok_or_else(|| ClientError::UnknownAuthorizationServer(as_uri.clone()))?
+            .uri
+            .clone();
+        let response = inner
+            .client
+            .request(
+                Target::Uri(as_uri.clone()),
+                &Label::As(authority),
+                token.request(),
+            )
+            .await
+            .map_err(|e| op_error(&format!("POST {as_uri}"), e))?;
+        let transfer = token.handle(&response, self.now())?;
+        let id1 = inner.allocate_id1();
+        let (request, sent) = transfer.request(&id1);
+        let response = inner
+            .client
+            .endpoint()
+            .request(kdc, request)
+            .await
+            .map_err(|e| ClientError::transport("POST /authz-info", e))?;
+        let session = transfer.handle(&response, sent)?;
+        inner.install_session(&session, false)?;
+        lock(&inner.state).sessions.push(session.clone());
+        tracing::info!(
+            name = inner.config.name,
+            id1 = hex::encode(&session.id1),
+            "access token transferred; OSCORE context with the KDC established"
+        );
+        Ok(session)
+    }
+
+    // -----------------------------------------------------------------
+    // Operations on a group
+    // -----------------------------------------------------------------
+
+    /// GET `/ace-group/GROUPNAME` (RFC 9594 section 4.3.2): the current
+    /// keying material; a newer version is installed (after fetching the
+    /// stale Sender IDs in between, profile section 11).
+    pub async fn keys(&self, group: &str) -> Result<KeyingMaterialView, ClientError> {
+        Inner::refresh(&self.inner, group, RekeySource::Fetched).await?;
+        self.material(group)
+            .ok_or_else(|| ClientError::NotMember(group.to_string()))
+    }
+
+    /// GET `/ace-group/GROUPNAME/num` (RFC 9594 section 4.7.1): the KDC's
+    /// current version.
+    pub async fn num(&self, group: &str) -> Result<u64, ClientError> {
+        self.inner.fetch_num(group).await
+    }
+
+    /// The members' credentials (RFC 9594 section 4.4): GET
+    /// `/ace-group/GROUPNAME/creds` without a filter, FETCH with one. The
+    /// credentials are added to the group's known members.
+    pub async fn creds(
+        &self,
+        group: &str,
+        filter: Option<CredsFilter>,
+    ) -> Result<PeerCredentials, ClientError> {
+        self.inner.fetch_creds(group, filter).await
+    }
+
+    /// GET `/ace-group/GROUPNAME/kdc-cred` (RFC 9594 section 4.5.1): the
+    /// KDC's credential, verified against the stored `clientchallenge` and
+    /// stored (a failed verification stores nothing).
+    pub async fn kdc_cred(&self, group: &str) -> Result<(), ClientError> {
+        let (session, pairwise_only, n_c) = self.inner.group_info(group, |m| {
+            (
+                m.session.clone(),
+                m.pairwise_only,
+                m.clientchallenge.clone(),
+            )
+        })?;
+        let path = format!("/ace-group/{group}/kdc-cred");
+        let response = self.inner.kdc_get(&session, &path).await?;
+        expect(&path, &response, Code::CONTENT)?;
+        let kdc = KdcCred::decode(&response.payload)
+            .map_err(|e| ClientError::decode("KDC credential response", e))?;
+        let _proof = verify_kdc_cred(&kdc, &n_c, pairwise_only, &self.inner.config.identity)?;
+        let changed = {
+            let mut st = lock(&self.inner.state);
+            let entry = st
+                .groups
+                .get_mut(group)
+                .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+            let changed = entry.membership.kdc_cred != kdc.kdc_cred;
+            entry.membership.set_kdc_cred(kdc.kdc_cred.clone());
+            changed
+        };
+        if changed {
+            // The GM credential is part of every external_aad: rebuild.
+            self.inner.rebuild_security(group)?;
+        }
+        Ok(())
+    }
+
+    /// GET `/ace-group/GROUPNAME/policies` (RFC 9594 section 4.6.1); the
+    /// policies are stored.
+    pub async fn policies(&self, group: &str) -> Result<GroupPolicies, ClientError> {
+        let session = self.inner.group_info(group, |m| m.session.clone())?;
+        let path = format!("/ace-group/{group}/policies");
+        let response = self.inner.kdc_get(&session, &path).await?;
+        expect(&path, &response, Code::CONTENT)?;
+        let policies = OrNothing::<PoliciesResponse>::decode(&response.payload)
+            .map_err(|e| ClientError::decode("policies response", e))?
+            .content()
+            .map(|p| p.group_policies)
+            .unwrap_or_default();
+        if let Some(entry) = lock(&self.inner.state).groups.get_mut(group) {
+            entry.membership.policies = policies.clone();
+        }
+        Ok(policies)
+    }
+
+    /// POST `/ace-group/GROUPNAME/nodes/NODENAME` (Key Renewal Request, RFC
+    /// 9594 section 4.8.2; profile section 9): a new Sender ID, installed
+    /// at once. Also done automatically before the Sender Sequence Numbers
+    /// run out.
+    pub async fn renew_sender_id(&self, group: &str) -> Result<Vec<u8>, ClientError> {
+        Inner::renew(&self.inner, group).await
+    }
+
+    /// DELETE `/ace-group/GROUPNAME/nodes/NODENAME` (RFC 9594 section 4.8.3):
+    /// leaves the group and forgets its state.
+    pub async fn leave(&self, group: &str) -> Result<(), ClientError> {
+        let (session, node) = self
+            .inner
+            .group_info(group, |m| (m.session.clone(), m.node.clone()))?;
+        let path = format!("/ace-group/{group}/nodes/{node}");
+        let response = self
+            .inner
+            .kdc_request(&session, Request::delete(&path))
+            .await?;
+        expect(&format!("DELETE {path}"), &response, Code::DELETED)?;
+        self.inner.forget_group(group);
+        self.inner.emit(ClientEvent::Left {
+            group: group.to_string(),
+        });
+        Ok(())
+    }
+
+    fn stop_tasks(&self, group: &str) {
+        self.inner.stop_tasks(group);
+    }
+
+    // -----------------------------------------------------------------
+    // Group communication
+    // -----------------------------------------------------------------
+
+    /// Where group requests to `group` go: a multicast address, or the
+    /// listed members' addresses.
+    pub fn set_group_targets(
+        &self,
+        group: &str,
+        multicast: Option<SocketAddr>,
+        peers: Vec<SocketAddr>,
+    ) -> Result<(), ClientError> {
+        let mut st = lock(&self.inner.state);
+        let entry = st
+            .groups
+            .get_mut(group)
+            .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+        entry.multicast = multicast;
+        entry.peers = peers;
+        Ok(())
+    }
+
+    /// Sends `request` to the group in group mode (RFC 10021 section 7) and
+    /// collects the verified responses arriving within `collect_for`: to
+    /// the group's multicast address (NON), or else to each listed member.
+    /// Responses from members whose credential the client lacks are
+    /// verified after fetching it from the KDC (a safe request is sent
+    /// again for that). Needs the Requester role and unexpired material.
+    pub async fn group_request(
+        &self,
+        group: &str,
+        request: Request,
+        collect_for: Duration,
+    ) -> Result<Vec<GroupResponse>, ClientError> {
+        let (multicast, peers) = self.inner.sending_targets(group, self.now())?;
+        let label = Label::Group(group.to_string());
+        let mut responses = self
+            .send_group(&label, multicast, &peers, request.clone(), collect_for)
+            .await?;
+        let unknown = responses.1;
+        if unknown > 0 {
+            // Members this client does not know yet answered: learn them
+            // from the KDC, then ask again if that is harmless.
+            let _ = self.inner.fetch_creds(group, None).await;
+            if request.method.is_safe() {
+                responses = self
+                    .send_group(&label, multicast, &peers, request, collect_for)
+                    .await?;
+            }
+        }
+        Inner::check_sequence(&self.inner, group);
+        Ok(responses.0)
+    }
+
+    async fn send_group(
+        &self,
+        label: &Label,
+        multicast: Option<SocketAddr>,
+        peers: &[SocketAddr],
+        request: Request,
+        collect_for: Duration,
+    ) -> Result<(Vec<GroupResponse>, usize), ClientError> {
+        let client = &self.inner.client;
+        let replies = match multicast {
+            Some(address) => client
+                .group_request(address, label, request, RequestMode::Group, collect_for)
+                .await
+                .map_err(|e| op_error("group request", e))?,
+            None => {
+                let mut set = tokio::task::JoinSet::new();
+                for peer in peers {
+                    let client = client.clone();
+                    let label = label.clone();
+                    let request = request.clone();
+                    let peer = *peer;
+                    set.spawn(async move {
+                        let result = tokio::time::timeout(
+                            collect_for,
+                            client.group_unicast(peer, &label, request, RequestMode::Group),
+                        )
+                        .await;
+                        (peer, result)
+                    });
+                }
+                let mut out = oscore::GroupReplies::default();
+                while let Some(done) = set.join_next().await {
+                    let Ok((peer, result)) = done else { continue };
+                    match result {
+                        Ok(Ok(reply)) => out.replies.push(reply),
+                        Ok(Err(e)) => out.refused.push((peer, e)),
+                        Err(_) => tracing::debug!(%peer, "no response within the collection time"),
+                    }
+                }
+                out
+            }
+        };
+        let unknown = replies
+            .refused
+            .iter()
+            .filter(|(_, e)| {
+                matches!(
+                    e,
+                    oscore::ClientError::Unprotect(group_oscore::UnprotectError::ContextNotFound)
+                )
+            })
+            .count();
+        Ok((
+            replies
+                .replies
+                .into_iter()
+                .map(|r| GroupResponse {
+                    from: r.from,
+                    kid: r.kid,
+                    code: r.response.code,
+                    options: r.response.options,
+                    payload: r.response.payload,
+                })
+                .collect(),
+            unknown,
+        ))
+    }
+
+    /// Serves `handler` to the group's members: it sees each verified
+    /// request of `group` (group or pairwise mode), with an
+    /// [`ace_coap::oscore::OscoreIdentity`] naming the sender, and its
+    /// response is protected for the requester. A Monitor's handler sees
+    /// the requests, but nothing is sent back (RFC 10021 section 2.2).
+    pub fn serve(&self, group: &str, handler: SharedHandler) -> Result<(), ClientError> {
+        if !lock(&self.inner.state).groups.contains_key(group) {
+            return Err(ClientError::NotMember(group.to_string()));
+        }
+        self.inner
+            .handlers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(group.to_string(), handler);
+        Ok(())
+    }
+}
+
+/// Refuses any code but `want`.
+fn expect(operation: &str, response: &Response, want: Code) -> Result<(), ClientError> {
+    if response.code == want {
+        Ok(())
+    } else {
+        Err(rejection(operation, response))
+    }
+}
+
+impl Inner {
+    pub(crate) fn emit(&self, event: ClientEvent) {
+        let _ = self.events.send(event);
+    }
+
+    fn allocate_id1(&self) -> Vec<u8> {
+        let taken: Vec<Vec<u8>> = {
+            let st = lock(&self.state);
+            st.sessions.iter().map(|s| s.id1.clone()).collect()
+        };
+        loop {
+            let r = ace_proto::keys::random_bytes(2);
+            // Tagged so that it never equals an AS context's short id.
+            let id = vec![0xc1, r[0], r[1]];
+            if !taken.contains(&id)
+                && !self
+                    .config
+                    .authorization_servers
+                    .iter()
+                    .any(|a| a.recipient_id == id)
+            {
+                return id;
+            }
+        }
+    }
+
+    /// Installs the OSCORE context of `session`, with its Sender Sequence
+    /// Numbers reserved in the marks (RFC 8613 Appendix B.1.1).
+    fn install_session(&self, session: &KdcSession, restored: bool) -> Result<(), ClientError> {
+        let params = session.context_params()?;
+        let key = format!(
+            "kdc:{}:{}",
+            hex::encode(&session.id1),
+            hex::encode(&session.nonce2)
+        );
+        let store = self.marks.store(key.clone());
+        let block = self.config.sequence_block;
+        let persistence = if restored {
+            Persistence::restored(store, self.marks.get(&key), block)
+        } else {
+            Persistence::new(store, block)
+        }
+        .expires_at(Some(session.expires_at));
+        self.table
+            .install_persistent(&Label::Kdc(session.id1.clone()), &params, persistence)
+            .map_err(|e| ClientError::Oscore(e.to_string()))
+    }
+
+    fn group_sequence(&self, group: &str, gid: &[u8], sid: &[u8]) -> SenderSequence {
+        let key = format!("group:{group}:{}:{}", hex::encode(gid), hex::encode(sid));
+        SenderSequence::resume(
+            self.marks.get(&key),
+            self.marks.store(key),
+            self.config.sequence_block,
+        )
+    }
+
+    /// The Group OSCORE state of `membership`, with persistent sequence
+    /// numbers; `restored` makes every replay window invalid (state lost,
+    /// RFC 10021 section 2.6.1.2).
+    fn build_security(
+        &self,
+        membership: &Membership,
+        invalid_windows: bool,
+    ) -> Result<GroupSecurity, ClientError> {
+        let mut security =
+            membership.security(&self.config.identity, self.config.countersignature)?;
+        if let Some(sid) = &membership.sender_id {
+            security = security.with_sequence(self.group_sequence(
+                &membership.group,
+                membership.gid(),
+                sid,
+            ));
+        }
+        if invalid_windows {
+            invalidate_windows(&mut security);
+        }
+        Ok(security)
+    }
+
+    fn add_group(
+        &self,
+        membership: Membership,
+        multicast: Option<SocketAddr>,
+        peers: Vec<SocketAddr>,
+        restored: bool,
+    ) -> Result<(), ClientError> {
+        let security = self.build_security(&membership, restored)?;
+        let member = GroupMember::with_config(security, GroupConfig::default());
+        let name = membership.group.clone();
+        self.table
+            .add_group(&Label::Group(name.clone()), member.clone());
+        lock(&self.state).groups.insert(
+            name,
+            GroupEntry {
+                membership,
+                member,
+                multicast,
+                peers,
+                expired: false,
+            },
+        );
+        Ok(())
+    }
+
+    /// Rebuilds the Group OSCORE state of `group` from its membership
+    /// (after a new KDC credential), keeping the replay protection by
+    /// starting every window invalid.
+    fn rebuild_security(&self, group: &str) -> Result<(), ClientError> {
+        let (membership, member) = {
+            let st = lock(&self.state);
+            let e = st
+                .groups
+                .get(group)
+                .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+            (e.membership.clone(), e.member.clone())
+        };
+        let security = self.build_security(&membership, true)?;
+        member.replace(security);
+        Ok(())
+    }
+
+    fn group_info<R>(
+        &self,
+        group: &str,
+        f: impl FnOnce(&Membership) -> R,
+    ) -> Result<R, ClientError> {
+        lock(&self.state)
+            .groups
+            .get(group)
+            .map(|g| f(&g.membership))
+            .ok_or_else(|| ClientError::NotMember(group.to_string()))
+    }
+
+    fn sending_targets(
+        &self,
+        group: &str,
+        now: u64,
+    ) -> Result<(Option<SocketAddr>, Vec<SocketAddr>), ClientError> {
+        let st = lock(&self.state);
+        let entry = st
+            .groups
+            .get(group)
+            .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+        let m = &entry.membership;
+        if m.roles & REQUESTER == 0 || m.roles & MONITOR != 0 || m.sender_id.is_none() {
+            return Err(ClientError::RoleNotAllowed {
+                group: group.to_string(),
+                reason: format!(
+                    "sending requests needs the Requester role; this member is {}",
+                    ace_proto::roles::group_oscore::names(m.roles)
+                ),
+            });
+        }
+        if entry.expired || m.is_expired(now) {
+            return Err(ClientError::MaterialExpired {
+                group: group.to_string(),
+                expired_at: m.expires_at.unwrap_or(now),
+            });
+        }
+        if entry.multicast.is_none() && entry.peers.is_empty() {
+            return Err(ClientError::Config(format!(
+                "group {group:?} has no multicast address and no member addresses \
+                 (JoinOptions::multicast / peers, or set_group_targets)"
+            )));
+        }
+        Ok((entry.multicast, entry.peers.clone()))
+    }
+
+    /// A request over the context of session `id1`.
+    async fn kdc_request(&self, id1: &[u8], request: Request) -> Result<Response, ClientError> {
+        let operation = format!("{} {}", request.method, request.path_string());
+        self.client
+            .request(self.config.kdc, &Label::Kdc(id1.to_vec()), request)
+            .await
+            .map_err(|e| op_error(&operation, e))
+    }
+
+    async fn kdc_get(&self, id1: &[u8], path: &str) -> Result<Response, ClientError> {
+        self.kdc_request(id1, Request::get(path)).await
+    }
+
+    async fn join_request(
+        &self,
+        session: &KdcSession,
+        group: &str,
+        roles: u64,
+        get_creds: Option<GetCreds>,
+        control_uri: Option<String>,
+    ) -> Result<Box<crate::flow::Joined>, ClientError> {
+        let identity = &self.config.identity;
+        let mut phase = AwaitJoin::new(session, identity, group, roles, get_creds, control_uri)?;
+        let mut retried = false;
+        loop {
+            let response = self.kdc_request(&session.id1, phase.request()).await?;
+            match phase.handle(&response, identity, retried)? {
+                JoinStep::Joined(joined) => return Ok(joined),
+                JoinStep::Retry(next) => {
+                    phase = *next;
+                    retried = true;
+                }
+            }
+        }
+    }
+
+    pub(crate) fn current_num(&self, group: &str) -> Option<u64> {
+        lock(&self.state)
+            .groups
+            .get(group)
+            .map(|g| g.membership.num)
+    }
+
+    pub(crate) async fn fetch_num(&self, group: &str) -> Result<u64, ClientError> {
+        let session = self.group_info(group, |m| m.session.clone())?;
+        let path = format!("/ace-group/{group}/num");
+        let response = self.kdc_get(&session, &path).await?;
+        expect(&format!("GET {path}"), &response, Code::CONTENT)?;
+        let num = VersionResponse::decode(&response.payload)
+            .map_err(|e| ClientError::decode("version response", e))?;
+        u64::try_from(num.0).map_err(|_| ClientError::malformed("version response", "negative"))
+    }
+
+    async fn fetch_creds(
+        &self,
+        group: &str,
+        filter: Option<CredsFilter>,
+    ) -> Result<PeerCredentials, ClientError> {
+        let session = self.group_info(group, |m| m.session.clone())?;
+        let path = format!("/ace-group/{group}/creds");
+        let request = match filter {
+            None => Request::get(&path),
+            Some(f) => Request::fetch(&path)
+                .with_content_format(cf::ACE_GROUPCOMM_CBOR)
+                .with_payload(
+                    FetchCredsRequest {
+                        get_creds: GetCreds::Filter(f),
+                    }
+                    .encode(),
+                ),
+        };
+        let operation = format!("{} {path}", request.method);
+        let response = self.kdc_request(&session, request).await?;
+        expect(&operation, &response, Code::CONTENT)?;
+        let creds = OrNothing::<CredsResponse>::decode(&response.payload)
+            .map_err(|e| ClientError::decode("credentials response", e))?
+            .content()
+            .map(|c| c.peers)
+            .unwrap_or_default();
+        self.learn_peers(group, &creds);
+        Ok(creds)
+    }
+
+    /// Adds the members of `creds` to `group`'s known members and to its
+    /// Group OSCORE state.
+    fn learn_peers(&self, group: &str, creds: &PeerCredentials) {
+        let mut st = lock(&self.state);
+        let Some(entry) = st.groups.get_mut(group) else {
+            return;
+        };
+        let added = entry.membership.add_peers(creds);
+        let members: Vec<_> = added
+            .iter()
+            .filter_map(|p| entry.membership.group_member(p).ok())
+            .collect();
+        entry.member.update(|g| {
+            for m in members {
+                if let Err(e) = g.add_member(m) {
+                    tracing::warn!(group, error = %e, "member not added");
+                }
+            }
+        });
+    }
+
+    /// Makes sure the credential of `kid` in the group whose current Gid
+    /// is `gid` is known, asking the KDC if not (RFC 10021 section 7.2: the
+    /// credential comes from the Group Manager). Unknown Sender IDs are not
+    /// asked for again for 10 seconds.
+    pub(crate) async fn ensure_member(&self, gid: &[u8], kid: &[u8]) {
+        let now = self.config.clock.now();
+        let group = {
+            let st = lock(&self.state);
+            st.groups
+                .values()
+                .find(|g| g.membership.gid() == gid)
+                .filter(|g| {
+                    g.membership.peer(kid).is_none()
+                        && g.membership.sender_id.as_deref() != Some(kid)
+                })
+                .map(|g| g.membership.group.clone())
+        };
+        let Some(group) = group else { return };
+        {
+            let mut unknown = lock(&self.unknown_kids);
+            let key = (group.clone(), kid.to_vec());
+            if unknown.get(&key).is_some_and(|at| now < at + 10) {
+                return;
+            }
+            unknown.insert(key, now);
+            unknown.retain(|_, at| now < *at + 10);
+        }
+        let filter = CredsFilter {
+            inclusion_flag: true,
+            role_filter: Vec::new(),
+            id_filter: vec![kid.to_vec()],
+        };
+        match self.fetch_creds(&group, Some(filter)).await {
+            Ok(c) if !c.is_empty() => {
+                lock(&self.unknown_kids).remove(&(group, kid.to_vec()));
+            }
+            Ok(_) => tracing::debug!(
+                group,
+                kid = hex::encode(kid),
+                "the KDC knows no such member"
+            ),
+            Err(e) => tracing::debug!(group, error = %e, "credential look-up failed"),
+        }
+    }
+
+    fn group_lock(&self, group: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.group_locks)
+            .entry(group.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Applies an accepted rekeying to the Group OSCORE state.
+    fn apply_plan(
+        &self,
+        group: &str,
+        plan: RekeyPlan,
+        source: RekeySource,
+    ) -> Result<(), ClientError> {
+        let now = self.config.clock.now();
+        let (member, membership, was_expired) = {
+            let mut st = lock(&self.state);
+            let entry = st
+                .groups
+                .get_mut(group)
+                .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+            let was = entry.expired;
+            entry.expired = false;
+            (entry.member.clone(), entry.membership.clone(), was)
+        };
+        let RekeyPlan {
+            num,
+            mut rekeying,
+            new_members,
+        } = plan;
+        if let Some(sid) = &membership.sender_id {
+            rekeying.sequence = Some(self.group_sequence(group, &rekeying.gid, sid));
+        }
+        let installed = member.update(|g| {
+            g.rekey(rekeying, now)?;
+            for m in new_members {
+                g.add_member(m)?;
+            }
+            Ok::<_, group_oscore::ContextError>(())
+        });
+        if let Err(e) = installed {
+            tracing::warn!(group, error = %e, "rekeying not applicable to the context; rebuilt");
+            member.replace(self.build_security(&membership, true)?);
+        }
+        if was_expired {
+            self.table
+                .add_group(&Label::Group(group.to_string()), member);
+        }
+        tracing::info!(
+            name = self.config.name,
+            group,
+            num,
+            ?source,
+            "new keying material installed"
+        );
+        self.emit(ClientEvent::Rekeyed {
+            group: group.to_string(),
+            num,
+            source,
+        });
+        Ok(())
+    }
+
+    /// Handles a rekeying message (RFC 9594 section 6; profile section 11).
+    pub(crate) async fn on_rekey(
+        self: &Arc<Self>,
+        group: &str,
+        message: RekeyingMessage,
+        source: RekeySource,
+    ) -> Result<(), ClientError> {
+        let lock_ = self.group_lock(group);
+        let _guard = lock_.lock().await;
+        let now = self.config.clock.now();
+        let outcome = {
+            let mut st = lock(&self.state);
+            let entry = st
+                .groups
+                .get_mut(group)
+                .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+            entry
+                .membership
+                .apply_rekey(&message, now, self.config.utc_synchronized)?
+        };
+        match outcome {
+            RekeyOutcome::Install(plan) => self.apply_plan(group, *plan, source),
+            RekeyOutcome::Ignored { current, received } => {
+                tracing::debug!(
+                    group,
+                    current,
+                    received,
+                    "rekeying message not newer: ignored"
+                );
+                Ok(())
+            }
+            RekeyOutcome::Gap { from, to } => {
+                self.emit(ClientEvent::RekeyGap {
+                    group: group.to_string(),
+                    from,
+                    to,
+                });
+                self.recover_gap(
+                    group,
+                    from,
+                    &message.material,
+                    message.peers.as_ref(),
+                    source,
+                )
+                .await
+            }
+        }
+    }
+
+    /// Missed rekeyings: fetch the stale Sender IDs since `from` and install
+    /// `material`, or re-join if the KDC no longer has them (profile
+    /// section 11).
+    async fn recover_gap(
+        self: &Arc<Self>,
+        group: &str,
+        from: u64,
+        material: &ace_proto::groupcomm::GroupKeyingMaterial,
+        peers: Option<&PeerCredentials>,
+        source: RekeySource,
+    ) -> Result<(), ClientError> {
+        let session = self.group_info(group, |m| m.session.clone())?;
+        let path = format!("/ace-group/{group}/stale-sids");
+        let response = self
+            .kdc_request(
+                &session,
+                Request::fetch(&path)
+                    .with_content_format(cf::CBOR)
+                    .with_payload(StaleSidsRequest(from).encode()),
+            )
+            .await?;
+        expect(&format!("FETCH {path}"), &response, Code::CONTENT)?;
+        let stale = StaleSidsResponse::from_payload(&response.payload)
+            .map_err(|e| ClientError::decode("stale-sids response", e))?;
+        match stale {
+            StaleSidsResponse::Sids(sids) => {
+                let plan = {
+                    let mut st = lock(&self.state);
+                    let entry = st
+                        .groups
+                        .get_mut(group)
+                        .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+                    let now = self.config.clock.now();
+                    entry.membership.install_after_gap(
+                        material,
+                        &sids,
+                        peers,
+                        now,
+                        self.config.utc_synchronized,
+                    )?
+                };
+                self.apply_plan(group, plan, source)
+            }
+            StaleSidsResponse::Unavailable => self.rejoin(group).await,
+        }
+    }
+
+    /// Joins `group` again under its session, asking for every relevant
+    /// member's credential, and replaces the Group OSCORE state (profile
+    /// section 11, when the stale Sender IDs are no longer available).
+    async fn rejoin(self: &Arc<Self>, group: &str) -> Result<(), ClientError> {
+        let (session_id, roles, control) = self.group_info(group, |m| {
+            (m.session.clone(), m.roles, m.sender_id.is_some())
+        })?;
+        let _ = control;
+        let session = lock(&self.state)
+            .sessions
+            .iter()
+            .find(|s| s.id1 == session_id)
+            .cloned()
+            .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+        let control_uri = self.config.control_uri.then(|| {
+            format!(
+                "coap://{}{}",
+                self.client.endpoint().local_addr(),
+                control_path(group)
+            )
+        });
+        let joined = self
+            .join_request(&session, group, roles, Some(GetCreds::All), control_uri)
+            .await?;
+        let now = self.config.clock.now();
+        let membership =
+            Membership::from_joined(&joined, &session.id1, now, self.config.utc_synchronized)?;
+        let num = membership.num;
+        let security = self.build_security(&membership, false)?;
+        let member = {
+            let mut st = lock(&self.state);
+            let entry = st
+                .groups
+                .get_mut(group)
+                .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+            entry.membership = membership;
+            entry.expired = false;
+            entry.member.clone()
+        };
+        member.replace(security);
+        self.table
+            .add_group(&Label::Group(group.to_string()), member);
+        self.emit(ClientEvent::Rekeyed {
+            group: group.to_string(),
+            num,
+            source: RekeySource::Rejoin,
+        });
+        Ok(())
+    }
+
+    /// GET `/ace-group/GROUPNAME`: installs a newer version (stale Sender
+    /// IDs fetched first); returns whether one was installed.
+    pub(crate) async fn refresh(
+        self: &Arc<Self>,
+        group: &str,
+        source: RekeySource,
+    ) -> Result<bool, ClientError> {
+        let session = self.group_info(group, |m| m.session.clone())?;
+        let path = format!("/ace-group/{group}");
+        let response = self.kdc_get(&session, &path).await?;
+        if response.code != Code::CONTENT {
+            let e = rejection(format!("GET {path}"), &response);
+            self.on_refusal(group, &e);
+            return Err(e);
+        }
+        let kd = KeyDistributionResponse::decode(&response.payload)
+            .map_err(|e| ClientError::decode("key distribution response", e))?;
+        let lock_ = self.group_lock(group);
+        let _guard = lock_.lock().await;
+        let current = self.group_info(group, |m| m.num)?;
+        let received = u64::try_from(kd.material.num)
+            .map_err(|_| ClientError::malformed("key distribution response", "negative num"))?;
+        if received <= current {
+            return Ok(false);
+        }
+        self.emit(ClientEvent::RekeyGap {
+            group: group.to_string(),
+            from: current,
+            to: received,
+        });
+        self.recover_gap(group, current, &kd.material, None, source)
+            .await?;
+        Ok(true)
+    }
+
+    /// A refusal that ends the membership: 4.03 with error id 0 (not a
+    /// member, e.g. evicted while not listening) and 4.04 with error id 6.
+    fn on_refusal(&self, group: &str, e: &ClientError) {
+        match e.error_id() {
+            Some(ErrorId::OnlyGroupMembers) | Some(ErrorId::MembershipTerminated) => {
+                self.forget_group(group);
+                self.emit(ClientEvent::Evicted {
+                    group: group.to_string(),
+                });
+            }
+            Some(ErrorId::GroupDeleted) => {
+                self.forget_group(group);
+                self.emit(ClientEvent::GroupDeleted {
+                    group: group.to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Forgets `group`: tasks, Group OSCORE state, serve handler.
+    pub(crate) fn forget_group(&self, group: &str) {
+        self.stop_tasks(group);
+        self.table.remove_group(&Label::Group(group.to_string()));
+        lock(&self.state).groups.remove(group);
+        self.handlers
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(group);
+    }
+
+    fn stop_tasks(&self, group: &str) {
+        let handles = lock(&self.tasks).remove(group).unwrap_or_default();
+        let current = tokio::task::try_id();
+        for h in handles {
+            // A task forgetting its own group must not abort itself
+            // mid-way; it ends on its own.
+            if Some(h.id()) != current {
+                h.abort();
+            }
+        }
+    }
+
+    pub(crate) fn handler_for(&self, group: &str) -> Option<SharedHandler> {
+        self.handlers
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(group)
+            .cloned()
+    }
+
+    /// The group whose `control_uri` `path` is, if this request came over
+    /// the session the group joined under.
+    pub(crate) fn control_group(
+        &self,
+        path: &[String],
+        label: Option<&Label>,
+    ) -> Result<String, Code> {
+        let [a, group, node] = path else {
+            return Err(Code::NOT_FOUND);
+        };
+        if a != "ace-group" || node != "node" {
+            return Err(Code::NOT_FOUND);
+        }
+        let st = lock(&self.state);
+        let entry = st.groups.get(group).ok_or(Code::NOT_FOUND)?;
+        match label {
+            Some(Label::Kdc(id1)) if *id1 == entry.membership.session => Ok(group.clone()),
+            _ => Err(Code::UNAUTHORIZED),
+        }
+    }
+
+    /// A new Sender ID (see [`GroupClient::renew_sender_id`]).
+    pub(crate) async fn renew(self: &Arc<Self>, group: &str) -> Result<Vec<u8>, ClientError> {
+        let (session, node) = self.group_info(group, |m| (m.session.clone(), m.node.clone()))?;
+        let path = format!("/ace-group/{group}/nodes/{node}");
+        let response = self.kdc_request(&session, Request::post(&path)).await?;
+        expect(&format!("POST {path}"), &response, Code::CHANGED)?;
+        let body = IndividualKeyingMaterial::decode(&response.payload)
+            .map_err(|e| ClientError::decode("key renewal response", e))?;
+        let sid = body
+            .group_sender_id
+            .ok_or_else(|| ClientError::malformed("key renewal response", "no group_SenderId"))?;
+        let lock_ = self.group_lock(group);
+        let _guard = lock_.lock().await;
+        let (member, membership) = {
+            let mut st = lock(&self.state);
+            let entry = st
+                .groups
+                .get_mut(group)
+                .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
+            entry.membership.set_sender_id(sid.clone());
+            (entry.member.clone(), entry.membership.clone())
+        };
+        let params = membership.params(self.config.countersignature)?;
+        let mut rekeying = Rekeying::new(&params.gid, &params.master_secret);
+        rekeying.master_salt = params.master_salt.clone();
+        rekeying.new_sender_id = Some(sid.clone());
+        rekeying.sequence = Some(self.group_sequence(group, membership.gid(), &sid));
+        let now = self.config.clock.now();
+        let renewed = member.update(|g| {
+            g.rekey(rekeying, now)?;
+            // Same keys for the other members, but their replay windows
+            // start over in the new context: invalid, so that nothing
+            // received before can be replayed (Echo first).
+            invalidate_windows(g);
+            Ok::<_, group_oscore::ContextError>(())
+        });
+        if let Err(e) = renewed {
+            tracing::warn!(group, error = %e, "renewal not applicable to the context; rebuilt");
+            member.replace(self.build_security(&membership, true)?);
+        }
+        self.emit(ClientEvent::SenderIdRenewed {
+            group: group.to_string(),
+            sender_id: sid.clone(),
+        });
+        Ok(sid)
+    }
+
+    /// Asks for a new Sender ID when few sequence numbers are left (RFC
+    /// 10021 section 2.6.2).
+    fn check_sequence(this: &Arc<Self>, group: &str) {
+        let Some(member) = lock(&this.state)
+            .groups
+            .get(group)
+            .map(|g| g.member.clone())
+        else {
+            return;
+        };
+        let next = member.update(|g| g.current().sender_sequence_number());
+        let margin = this.config.sender_id_renewal_margin;
+        if next.is_some_and(|n| n.saturating_add(margin) > MAX_SEQUENCE_NUMBER) {
+            let weak = Arc::downgrade(this);
+            let group = group.to_string();
+            tokio::spawn(async move {
+                let Some(inner) = weak.upgrade() else { return };
+                if let Err(e) = inner.renew(&group).await {
+                    inner.emit(ClientEvent::Error {
+                        group: Some(group),
+                        message: format!("automatic Sender ID renewal failed: {e}"),
+                    });
+                }
+            });
+        }
+    }
+
+    fn start_tasks(this: &Arc<Self>, group: &str, observe: Option<bool>) {
+        let mut handles = Vec::new();
+        if observe.unwrap_or(this.config.observe) {
+            handles.push(tokio::spawn(crate::background::observe(
+                Arc::downgrade(this),
+                group.to_string(),
+            )));
+        }
+        handles.push(tokio::spawn(crate::background::poll(
+            Arc::downgrade(this),
+            group.to_string(),
+        )));
+        lock(&this.tasks).insert(group.to_string(), handles);
+    }
+
+    /// Registers the observation of `/ace-group/GROUPNAME`.
+    pub(crate) async fn observe_group(
+        &self,
+        group: &str,
+    ) -> Result<OscoreObservation<Label>, ClientError> {
+        let session = self.group_info(group, |m| m.session.clone())?;
+        let path = format!("/ace-group/{group}");
+        self.client
+            .observe(self.config.kdc, &Label::Kdc(session), Request::get(&path))
+            .await
+            .map_err(|e| op_error(&format!("observe {path}"), e))
+    }
+
+    /// What the poll task needs: the check interval and the expiry.
+    pub(crate) fn poll_info(&self, group: &str) -> Option<(Duration, Option<u64>, bool)> {
+        let st = lock(&self.state);
+        let entry = st.groups.get(group)?;
+        let interval = self
+            .config
+            .key_check_interval
+            .unwrap_or_else(|| Duration::from_secs(entry.membership.key_update_check_interval()));
+        Some((interval, entry.membership.expires_at, entry.expired))
+    }
+
+    /// The material of `group` expired and nothing newer came: out of the
+    /// table (RFC 9594 section 4.3.1: never use expired material).
+    pub(crate) fn expire(&self, group: &str) {
+        let changed = {
+            let mut st = lock(&self.state);
+            match st.groups.get_mut(group) {
+                Some(e) if !e.expired => {
+                    e.expired = true;
+                    true
+                }
+                _ => false,
+            }
+        };
+        if changed {
+            self.table.remove_group(&Label::Group(group.to_string()));
+            tracing::warn!(name = self.config.name, group, "keying material expired");
+            self.emit(ClientEvent::MaterialExpired {
+                group: group.to_string(),
+            });
+        }
+    }
+
+    pub(crate) fn decode_refusal(response: &Response) -> Option<ErrorId> {
+        (response.content_format() == Some(cf::CONCISE_PROBLEM_DETAILS_CBOR))
+            .then(|| ProblemDetails::decode(&response.payload).ok())
+            .flatten()
+            .and_then(|p| p.known_error())
+    }
+}
+
+/// Makes every replay window of the current context invalid by deleting
+/// and re-creating the Recipient Contexts (RFC 10021 section 2.6.1.2: once
+/// a Recipient Context was deleted, new ones start invalid and the first
+/// request of each member goes through Echo).
+fn invalidate_windows(g: &mut GroupSecurity) {
+    let members: Vec<_> = g.current().members().cloned().collect();
+    let ids: Vec<Vec<u8>> = members.iter().map(|m| m.sender_id.clone()).collect();
+    g.remove_members(&ids);
+    for m in members {
+        if let Err(e) = g.add_member(m) {
+            tracing::warn!(error = %e, "member not re-added");
+        }
+    }
+}
