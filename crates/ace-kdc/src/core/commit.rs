@@ -332,6 +332,7 @@ mod tests {
                 credential: None,
                 control_uri: None,
                 join_scope: vec![],
+                client_challenge: vec![],
             }),
         }
     }

@@ -224,7 +224,7 @@ impl State {
             groups,
             tokens,
             channels,
-            next_channel: snap.next_channel,
+            next_channel: 0,
             cnonces: CnonceRegistry::new(config.cnonce_lifetime, MAX_CNONCES),
             deleted_groups: snap.deleted_groups.into_iter().collect(),
             epoch: 0,
@@ -333,7 +333,10 @@ impl State {
     }
 
     /// A fresh channel id (the KDC's Recipient ID) different from
-    /// `client_id` and from every live channel.
+    /// `client_id` and from every live channel. The counter is not stored:
+    /// after a restart it starts again and skips the restored channels (an
+    /// identifier of a channel that is gone may be used again; its old
+    /// context cannot decrypt anything under the new one).
     pub fn allocate_channel(&mut self, client_id: &[u8]) -> ChannelId {
         loop {
             let id = id_at(self.next_channel);

@@ -121,11 +121,6 @@ impl Kdc {
                         .filter_map(|m| state.tokens.get(&m.token_id))
                         .map(|t| t.channel.id.clone())
                         .collect();
-                    for token in state.tokens.values_mut() {
-                        if token.client_challenges.remove(group).is_some() {
-                            changes.push(Change::PutToken(Box::new(token.clone())));
-                        }
-                    }
                     state.deleted_groups.insert(group.clone());
                     changes.push(Change::DeleteGroup(group.clone()));
                     effects.push(Effect::GroupDeleted(Box::new(GroupDeletion {
@@ -159,11 +154,7 @@ impl Kdc {
                         "no node {node:?} in group {group:?}"
                     ))),
                     Some(m) => {
-                        let channel = state.tokens.get_mut(&m.token_id).map(|t| {
-                            t.client_challenges.remove(group);
-                            changes.push(Change::PutToken(Box::new(t.clone())));
-                            t.channel.id.clone()
-                        });
+                        let channel = state.tokens.get(&m.token_id).map(|t| t.channel.id.clone());
                         effects.push(Effect::Evicted(Box::new(EvictionNotice {
                             group: group.clone(),
                             node: node.clone(),

@@ -31,6 +31,10 @@ pub struct Member {
     /// The `scope` of the latest Join Request, exact bytes (the PoP input
     /// of a credential update covers it, RFC 9594 section 4.9.1).
     pub join_scope: Vec<u8>,
+    /// N_C of the latest Join Request, the `clientchallenge` (RFC 9594
+    /// section 4.3.1) the KDC's PoP on GET `/kdc-cred` covers; it goes with
+    /// the membership.
+    pub client_challenge: Vec<u8>,
 }
 
 /// A member as `get_creds` selection sees it: only members with a Sender ID

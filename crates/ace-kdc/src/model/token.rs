@@ -15,7 +15,7 @@ use ace_proto::keys::random_bytes;
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::roles::Roles;
 use ace_proto::scope::GroupScope;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
 /// An OSCORE channel between the KDC and a client: the KDC's Recipient ID
@@ -79,9 +79,6 @@ pub struct TokenRecord {
     /// The latest `kdcchallenge` N_S given to this client (RFC 9594 section
     /// 3.3), kept until the token is deleted.
     pub kdcchallenge: Option<Vec<u8>>,
-    /// The latest N_C (`clientchallenge`) per group, from the client's
-    /// latest Join Request (RFC 9594 section 4.3.1), for GET `/kdc-cred`.
-    pub client_challenges: BTreeMap<String, Vec<u8>>,
     /// The OSCORE channel.
     pub channel: ChannelRecord,
 }

@@ -185,17 +185,12 @@ fn new_channel(
     }
     check_cnonce(kdc, &mut state, claims, now)?;
     let channel = state.allocate_channel(id1);
-    let previous = state.tokens.get(&token_id);
-    let old_channel = previous.map(|t| t.channel.id.clone());
-    let client_challenges = previous
-        .map(|t| t.client_challenges.clone())
-        .unwrap_or_default();
+    let old_channel = state.tokens.get(&token_id).map(|t| t.channel.id.clone());
     let record = TokenRecord {
         id: token_id.clone(),
         scope: scope.clone(),
         expires_at,
         kdcchallenge: kdcchallenge.clone(),
-        client_challenges,
         channel: ChannelRecord {
             id: channel.clone(),
             client_recipient_id: id1.to_vec(),
@@ -207,17 +202,14 @@ fn new_channel(
     };
     let setup: ChannelSetup = channel_setup(&record, false)
         .map_err(|e| Refusal::BadRequest(format!("cannot derive the OSCORE context: {e}")))?;
-    let changes = [
-        Change::PutToken(Box::new(record.clone())),
-        Change::SetNextChannel(state.next_channel),
-    ];
+    let changes = vec![Change::PutToken(Box::new(record.clone()))];
     if let Some(old) = &old_channel {
         state.channels.remove(old);
     }
     state.channels.insert(channel.clone(), token_id.clone());
     state.tokens.insert(token_id, record);
     let response = transfer_response(&state, transfer, &scope, nonce2, &channel, kdcchallenge);
-    let staged = kdc.stage_and_release(state, changes.into())?;
+    let staged = kdc.stage_and_release(state, changes)?;
     let mut effects = Vec::new();
     if let Some(old) = old_channel {
         effects.push(Effect::DropChannel(old));
@@ -333,10 +325,7 @@ fn update(
             affected.push(group.name().to_string());
         }
     }
-    if let Some(token) = state.tokens.get_mut(&token_id) {
-        for g in &affected {
-            token.client_challenges.remove(g);
-        }
+    if let Some(token) = state.tokens.get(&token_id) {
         changes.push(Change::PutToken(Box::new(token.clone())));
     }
     for name in &affected {

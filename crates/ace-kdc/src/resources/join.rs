@@ -475,6 +475,7 @@ fn commit_locked(
         credential: credential.clone(),
         control_uri: p.request.control_uri.clone(),
         join_scope: p.scope.clone(),
+        client_challenge: p.request.cnonce.clone(),
     };
     g.put_member(member.clone());
     changes.push(Change::PutMember {
@@ -503,14 +504,6 @@ fn commit_locked(
             })
         }
     };
-    let token = state
-        .tokens
-        .get_mut(&p.token_id)
-        .ok_or_else(|| Refusal::Internal("token vanished".into()))?;
-    token
-        .client_challenges
-        .insert(name.to_string(), p.request.cnonce.clone());
-    changes.push(Change::PutToken(Box::new(token.clone())));
 
     let mut effects = Vec::new();
     if let Some(rekeyed) = &rekeyed {

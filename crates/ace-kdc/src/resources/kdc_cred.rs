@@ -51,12 +51,11 @@ pub fn get(kdc: &Kdc, caller: &Caller, group: &str, now: u64) -> Result<Outcome,
         let member = g
             .member_by_token(&granted.token_id)
             .ok_or_else(Refusal::only_members)?;
-        let n_c = state
-            .tokens
-            .get(&granted.token_id)
-            .and_then(|t| t.client_challenges.get(group).cloned())
-            .ok_or_else(|| Refusal::Internal("no clientchallenge stored for this member".into()))?;
-        (g.config.clone(), n_c, member.credential.clone())
+        (
+            g.config.clone(),
+            member.client_challenge.clone(),
+            member.credential.clone(),
+        )
     };
     let dh = member_cred
         .as_deref()

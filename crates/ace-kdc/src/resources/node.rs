@@ -155,10 +155,6 @@ pub fn delete(
             .get_mut(group)
             .ok_or_else(|| Refusal::NotFound(group.into()))?;
         remove_member(g, node, &mut changes);
-        if let Some(t) = state.tokens.get_mut(&granted.token_id) {
-            t.client_challenges.remove(group);
-            changes.push(Change::PutToken(Box::new(t.clone())));
-        }
         let rekeyed = state.rekey_group(group, now, &mut changes)?;
         Ok::<_, Refusal>(state.rekey_delivery(group, &rekeyed, None, &[], now))
     })();

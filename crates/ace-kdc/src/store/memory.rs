@@ -14,7 +14,6 @@ struct Inner {
     issued: BTreeSet<(String, Vec<u8>, Vec<u8>)>,
     stale: BTreeSet<(String, u64, Vec<u8>)>,
     tokens: BTreeMap<Vec<u8>, TokenRecord>,
-    next_channel: u64,
     deleted: BTreeSet<String>,
     commands: Vec<(i64, String, Option<String>)>,
     heartbeat: Option<u64>,
@@ -77,7 +76,6 @@ impl Store for MemoryStore {
         Ok(Snapshot {
             groups,
             tokens: inner.tokens.values().cloned().collect(),
-            next_channel: inner.next_channel,
             deleted_groups: inner.deleted.iter().cloned().collect(),
         })
     }
@@ -137,9 +135,6 @@ impl Store for MemoryStore {
                 }
                 Change::DeleteToken(id) => {
                     inner.tokens.remove(id);
-                }
-                Change::SetNextChannel(n) => {
-                    inner.next_channel = inner.next_channel.max(*n);
                 }
             }
         }

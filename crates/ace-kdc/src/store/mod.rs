@@ -15,11 +15,11 @@
 //! Groups (configuration, Gid prefix, `num`, Gid, Master Secret and Salt,
 //! expiry, node-name counter, active flag), members (credential bytes,
 //! roles, Sender ID, node name, token binding, `control_uri`, latest join
-//! scope), the Sender IDs issued under each group's current Gid, the stale
+//! scope and `clientchallenge`), the Sender IDs issued under each group's current Gid, the stale
 //! Sender ID sets, tokens with the inputs of their OSCORE context (so a
 //! client keeps its channel across a restart) and the reserved OSCORE
-//! sequence number mark of each channel, the channel-id counter, tombstones
-//! of deleted groups, and the operator command queue.
+//! sequence number mark of each channel, tombstones of deleted groups, and
+//! the operator command queue.
 
 mod memory;
 mod sqlite;
@@ -132,8 +132,6 @@ pub enum Change {
     PutToken(Box<TokenRecord>),
     /// Delete a token.
     DeleteToken(Vec<u8>),
-    /// Raise the channel-id counter.
-    SetNextChannel(u64),
 }
 
 /// A group as loaded.
@@ -156,8 +154,6 @@ pub struct Snapshot {
     pub groups: Vec<StoredGroup>,
     /// The tokens.
     pub tokens: Vec<TokenRecord>,
-    /// The channel-id counter.
-    pub next_channel: u64,
     /// Names of deleted groups.
     pub deleted_groups: Vec<String>,
 }

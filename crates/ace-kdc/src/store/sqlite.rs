@@ -29,11 +29,9 @@ use super::{Change, GroupRow, QueuedCommand, Snapshot, Store, StoreError, Stored
 use crate::config::GroupSpec;
 use crate::model::{ChannelId, ChannelRecord, Member, TokenRecord};
 use ace_proto::Codec;
-use ace_proto::cbor::{self, Value};
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::scope::GroupScope;
 use rusqlite::{Connection, OptionalExtension, params};
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Mutex;
 use zeroize::Zeroizing;
@@ -66,6 +64,7 @@ pub const MIGRATIONS: &[&str] = &[
         credential BLOB,
         control_uri TEXT,
         join_scope BLOB NOT NULL,
+        client_challenge BLOB NOT NULL,
         PRIMARY KEY (grp, node)
     );
     CREATE TABLE sender_ids (
@@ -85,7 +84,6 @@ pub const MIGRATIONS: &[&str] = &[
         scope BLOB NOT NULL,
         expires_at INTEGER,
         kdcchallenge BLOB,
-        client_challenges BLOB NOT NULL,
         channel BLOB NOT NULL UNIQUE,
         client_recipient_id BLOB NOT NULL,
         nonce1 BLOB NOT NULL,
@@ -102,7 +100,6 @@ pub const MIGRATIONS: &[&str] = &[
     ",
 ];
 
-const NEXT_CHANNEL: &str = "next_channel";
 const HEARTBEAT: &str = "heartbeat";
 
 fn to_i64(v: u64) -> i64 {
@@ -212,28 +209,6 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn encode_challenges(map: &BTreeMap<String, Vec<u8>>) -> Vec<u8> {
-    cbor::to_vec(&Value::Map(
-        map.iter()
-            .map(|(k, v)| (Value::Text(k.clone()), Value::Bytes(v.clone())))
-            .collect(),
-    ))
-}
-
-fn decode_challenges(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, StoreError> {
-    let corrupt = |e: String| StoreError::Corrupt(format!("client challenges: {e}"));
-    match cbor::from_slice(bytes).map_err(|e| corrupt(e.to_string()))? {
-        Value::Map(entries) => entries
-            .into_iter()
-            .map(|(k, v)| match (k, v) {
-                (Value::Text(k), Value::Bytes(v)) => Ok((k, v)),
-                _ => Err(corrupt("entry types".into())),
-            })
-            .collect(),
-        _ => Err(corrupt("not a map".into())),
-    }
-}
-
 fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), StoreError> {
     match change {
         Change::PutGroup(row) => {
@@ -275,7 +250,8 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
         Change::PutMember { group, member } => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO members (grp, node, token_id, roles, sender_id, \
-                 credential, control_uri, join_scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                 credential, control_uri, join_scope, client_challenge) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
             .execute(params![
                 group,
@@ -286,6 +262,7 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
                 member.credential,
                 member.control_uri,
                 member.join_scope,
+                member.client_challenge,
             ])?;
         }
         Change::DeleteMember { group, node } => {
@@ -323,16 +300,15 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
         Change::PutToken(t) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO tokens (id, scope, expires_at, kdcchallenge, \
-                 client_challenges, channel, client_recipient_id, nonce1, nonce2, material, \
-                 sequence_mark) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, \
-                 MAX(?11, COALESCE((SELECT sequence_mark FROM tokens WHERE id = ?1 AND channel = ?6), 0)))",
+                 channel, client_recipient_id, nonce1, nonce2, material, sequence_mark) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+                 MAX(?10, COALESCE((SELECT sequence_mark FROM tokens WHERE id = ?1 AND channel = ?5), 0)))",
             )?
             .execute(params![
                 t.id,
                 t.scope.encode(),
                 t.expires_at.map(to_i64),
                 t.kdcchallenge,
-                encode_challenges(&t.client_challenges),
                 t.channel.id.0,
                 t.channel.client_recipient_id,
                 t.channel.nonce1,
@@ -344,13 +320,6 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
         Change::DeleteToken(id) => {
             tx.prepare_cached("DELETE FROM tokens WHERE id = ?1")?
                 .execute([id])?;
-        }
-        Change::SetNextChannel(n) => {
-            tx.prepare_cached(
-                "INSERT INTO meta (key, value) VALUES (?1, ?2) \
-                 ON CONFLICT(key) DO UPDATE SET value = MAX(value, excluded.value)",
-            )?
-            .execute(params![NEXT_CHANNEL, to_i64(*n)])?;
         }
     }
     Ok(())
@@ -404,8 +373,8 @@ impl Store for SqliteStore {
         for g in &mut groups {
             let name = g.row.spec.name.clone();
             let mut stmt = conn.prepare_cached(
-                "SELECT node, token_id, roles, sender_id, credential, control_uri, join_scope \
-                 FROM members WHERE grp = ?1",
+                "SELECT node, token_id, roles, sender_id, credential, control_uri, join_scope, \
+                 client_challenge FROM members WHERE grp = ?1",
             )?;
             g.members = stmt
                 .query_map([&name], |r| {
@@ -417,6 +386,7 @@ impl Store for SqliteStore {
                         credential: r.get(4)?,
                         control_uri: r.get(5)?,
                         join_scope: r.get(6)?,
+                        client_challenge: r.get(7)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
@@ -434,8 +404,8 @@ impl Store for SqliteStore {
         let mut tokens = Vec::new();
         {
             let mut stmt = conn.prepare(
-                "SELECT id, scope, expires_at, kdcchallenge, client_challenges, channel, \
-                 client_recipient_id, nonce1, nonce2, material, sequence_mark FROM tokens",
+                "SELECT id, scope, expires_at, kdcchallenge, channel, client_recipient_id, \
+                 nonce1, nonce2, material, sequence_mark FROM tokens",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok((
@@ -448,12 +418,11 @@ impl Store for SqliteStore {
                     r.get::<_, Vec<u8>>(6)?,
                     r.get::<_, Vec<u8>>(7)?,
                     r.get::<_, Vec<u8>>(8)?,
-                    r.get::<_, Vec<u8>>(9)?,
-                    r.get::<_, i64>(10)?,
+                    r.get::<_, i64>(9)?,
                 ))
             })?;
             for row in rows {
-                let (id, scope, exp, n_s, challenges, channel, id1, n1, n2, material, mark) = row?;
+                let (id, scope, exp, n_s, channel, id1, n1, n2, material, mark) = row?;
                 let corrupt = |what: &str, e: String| {
                     StoreError::Corrupt(format!("token {}: {what}: {e}", hex::encode(&id)))
                 };
@@ -462,7 +431,6 @@ impl Store for SqliteStore {
                         .map_err(|e| corrupt("scope", e.to_string()))?,
                     expires_at: exp.map(to_u64),
                     kdcchallenge: n_s,
-                    client_challenges: decode_challenges(&challenges)?,
                     channel: ChannelRecord {
                         id: ChannelId(channel),
                         client_recipient_id: id1,
@@ -476,14 +444,6 @@ impl Store for SqliteStore {
                 });
             }
         }
-        let next_channel = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [NEXT_CHANNEL],
-                |r| r.get::<_, i64>(0),
-            )
-            .optional()?
-            .map_or(0, to_u64);
         let deleted_groups = conn
             .prepare("SELECT name FROM deleted_groups ORDER BY name")?
             .query_map([], |r| r.get(0))?
@@ -491,7 +451,6 @@ impl Store for SqliteStore {
         Ok(Snapshot {
             groups,
             tokens,
-            next_channel,
             deleted_groups,
         })
     }
