@@ -29,6 +29,7 @@ use super::convert::{
 };
 use super::group::GroupMember;
 use super::table::{Entry, Label, OscoreContexts};
+use crate::block::BlockOption;
 use crate::option::number;
 use crate::request::Request;
 use crate::response::{Code, Response};
@@ -79,6 +80,10 @@ pub enum ClientError {
     /// again.
     #[error("the server asked for Echo again after the request was repeated with it")]
     EchoRepeated,
+    /// A block-wise transfer inside OSCORE (Inner Block2, RFC 8613 section
+    /// 4.1.3.4.1 and RFC 7959) did not complete.
+    #[error("inner block-wise transfer failed: {0}")]
+    InnerBlock(&'static str),
     /// The decrypted response is not a CoAP response this crate represents.
     #[error("malformed decrypted message: {0}")]
     Convert(#[from] ConvertError),
@@ -129,6 +134,9 @@ pub struct GroupReplies {
     /// delivered).
     pub refused: Vec<(SocketAddr, ClientError)>,
 }
+
+/// Most bytes reassembled from Inner Block2 blocks.
+const MAX_INNER_BODY: usize = 1 << 20;
 
 // ---------------------------------------------------------------------------
 // Shared protection steps
@@ -432,7 +440,9 @@ impl<L: Label> OscoreClient<L> {
         let entry = self.entry(label)?;
         let first = self.once(destination, &entry, &request, options).await?;
         let Some(echo) = echo_challenge(&first) else {
-            return Ok(first);
+            return self
+                .inner_blocks(destination, &entry, &request, first, options)
+                .await;
         };
         let mut again = request;
         again.options.set(number::ECHO, echo);
@@ -440,7 +450,71 @@ impl<L: Label> OscoreClient<L> {
         if echo_challenge(&second).is_some() {
             return Err(ClientError::EchoRepeated);
         }
-        Ok(second)
+        self.inner_blocks(destination, &entry, &again, second, options)
+            .await
+    }
+
+    /// Completes a response that the server cut into Inner Block2 blocks
+    /// (RFC 8613 section 4.1.3.4.1: block-wise transfer between the OSCORE
+    /// endpoints, inside the protection; aiocoap's server does this): each
+    /// further block is asked for with a new protected request carrying
+    /// Block2, and the bodies are joined. The representation must not
+    /// change in between (same ETag, RFC 7959 section 2.4).
+    async fn inner_blocks(
+        &self,
+        destination: SocketAddr,
+        entry: &Arc<Entry<L>>,
+        request: &Request,
+        mut response: Response,
+        options: RequestOptions,
+    ) -> Result<Response, ClientError> {
+        let Some(value) = response.options.get(number::BLOCK2) else {
+            return Ok(response);
+        };
+        let mut block =
+            BlockOption::decode(value).map_err(|_| ClientError::InnerBlock("bad Block2"))?;
+        if block.num != 0 || !response.is_success() {
+            return Err(ClientError::InnerBlock("the first response is not block 0"));
+        }
+        let etag = response.options.etag().map(<[u8]>::to_vec);
+        let mut body = std::mem::take(&mut response.payload);
+        while block.more {
+            if body.len() > MAX_INNER_BODY {
+                return Err(ClientError::InnerBlock("body too large"));
+            }
+            let size = block.size();
+            let next = BlockOption::new(
+                u32::try_from(body.len() / size).unwrap_or(u32::MAX),
+                false,
+                block.szx,
+            )
+            .map_err(|_| ClientError::InnerBlock("too many blocks"))?;
+            let mut leg = request.clone();
+            leg.options.remove(number::OBSERVE);
+            leg.options.set(number::BLOCK2, next.encode());
+            let part = self.once(destination, entry, &leg, options).await?;
+            if !part.is_success() {
+                return Ok(part);
+            }
+            let got = part
+                .options
+                .get(number::BLOCK2)
+                .map(BlockOption::decode)
+                .ok_or(ClientError::InnerBlock("a block without Block2"))?
+                .map_err(|_| ClientError::InnerBlock("bad Block2"))?;
+            if got.offset() != body.len() || part.payload.len() > got.size() {
+                return Err(ClientError::InnerBlock("unexpected block"));
+            }
+            if part.options.etag() != etag.as_deref() {
+                return Err(ClientError::InnerBlock("the representation changed"));
+            }
+            body.extend_from_slice(&part.payload);
+            block = got;
+        }
+        response.payload = body;
+        response.options.remove(number::BLOCK2);
+        response.options.remove(number::SIZE2);
+        Ok(response)
     }
 
     async fn once(
