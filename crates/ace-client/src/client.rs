@@ -171,6 +171,7 @@ impl GroupClient {
         let table = OscoreContexts::<Label>::with_clock(Arc::new(move || clock.now()));
         let mut endpoint_config = EndpointConfig::new(config.bind)
             .protocol(oscore::protocol_config(config.protocol.clone()));
+        endpoint_config.socket = config.socket.clone();
         for tap in &config.taps {
             endpoint_config = endpoint_config.tap(tap.clone());
         }

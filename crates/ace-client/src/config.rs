@@ -5,7 +5,7 @@
 use crate::error::ClientError;
 use ace_coap::fault::FaultConfig;
 use ace_coap::tap::TapSink;
-use ace_coap::{MulticastGroup, ProtocolConfig};
+use ace_coap::{MulticastGroup, ProtocolConfig, SocketOptions};
 use ace_proto::credential::{Credential, PublicKey};
 use ace_proto::groupcomm::GetCreds;
 use ace_proto::keys::{SignatureAlgorithm, SigningKey};
@@ -184,6 +184,9 @@ pub struct ClientConfig {
     pub taps: Vec<Arc<dyn TapSink>>,
     /// Faults to inject into the endpoint (tests, packet loss scenarios).
     pub faults: Option<FaultConfig>,
+    /// Socket options of the endpoint (e.g. the interface for outgoing
+    /// multicast).
+    pub socket: SocketOptions,
     /// Multicast groups the endpoint listens on, for group requests sent
     /// to a multicast address (RFC 7252 section 8).
     pub multicast_groups: Vec<MulticastGroup>,
@@ -239,6 +242,7 @@ impl ClientConfig {
             protocol: ProtocolConfig::default(),
             taps: Vec::new(),
             faults: None,
+            socket: SocketOptions::default(),
             multicast_groups: Vec::new(),
             sequence_file: None,
             sequence_block: 64,

@@ -1,0 +1,150 @@
+//! Group communication among clients that joined through the real KDC: a
+//! Requester's group request answered by a Responder and seen by a
+//! Monitor, by multicast and to listed members; members learning each
+//! other's credentials from the KDC on first contact.
+
+mod support;
+
+use ace_client::{ClientEvent, GroupClient, JoinOptions};
+use ace_coap::{MulticastGroup, Request, Response, SharedHandler};
+use ace_proto::roles::group_oscore::{MONITOR, REQUESTER, RESPONDER};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use support::{World, wait_event};
+
+const T: Duration = Duration::from_secs(30);
+
+fn temperature(name: &'static str) -> SharedHandler {
+    Arc::new(move |req: Request| async move {
+        if req.path_string() == "/temp" {
+            Response::content(format!("{name}: 21.5"))
+        } else {
+            Response::not_found()
+        }
+    })
+}
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Trio {
+    requester: GroupClient,
+    responder: GroupClient,
+    monitor: GroupClient,
+}
+
+async fn trio(world: &World, multicast: Option<MulticastGroup>, responder_first: bool) -> Trio {
+    let make = |name: &str| {
+        let mut c = world.client_config(name);
+        if let Some(g) = &multicast {
+            c.multicast_groups.push(g.clone());
+            c.socket.multicast_interface_v4 = Some(Ipv4Addr::LOCALHOST);
+        }
+        c
+    };
+    let requester = GroupClient::start(make("requester")).await.unwrap();
+    let responder = GroupClient::start(make("responder")).await.unwrap();
+    let monitor = GroupClient::start(make("monitor")).await.unwrap();
+    let opts = JoinOptions {
+        multicast: multicast.as_ref().map(|g| g.group),
+        ..JoinOptions::default()
+    };
+    if responder_first {
+        responder.join("g1", RESPONDER, opts.clone()).await.unwrap();
+        requester.join("g1", REQUESTER, opts.clone()).await.unwrap();
+    } else {
+        requester.join("g1", REQUESTER, opts.clone()).await.unwrap();
+        responder.join("g1", RESPONDER, opts.clone()).await.unwrap();
+    }
+    monitor.join("g1", MONITOR, opts).await.unwrap();
+    responder.serve("g1", temperature("responder")).unwrap();
+    monitor.serve("g1", temperature("monitor")).unwrap();
+    Trio {
+        requester,
+        responder,
+        monitor,
+    }
+}
+
+async fn answered_and_seen(t: &Trio) {
+    let mut seen_by_monitor = t.monitor.events();
+    let mut seen_by_responder = t.responder.events();
+    let responses = t
+        .requester
+        .group_request("g1", Request::get("/temp"), Duration::from_millis(1500))
+        .await
+        .unwrap();
+    assert_eq!(
+        responses.len(),
+        1,
+        "only the Responder answers: {responses:?}"
+    );
+    assert_eq!(responses[0].payload, b"responder: 21.5");
+    assert_eq!(Some(responses[0].kid.clone()), t.responder.sender_id("g1"));
+    let requester_sid = t.requester.sender_id("g1").unwrap();
+    for events in [&mut seen_by_monitor, &mut seen_by_responder] {
+        let e = wait_event(events, T, |e| {
+            matches!(e, ClientEvent::MessageReceived { .. })
+        })
+        .await;
+        let ClientEvent::MessageReceived {
+            group, kid, path, ..
+        } = e
+        else {
+            unreachable!()
+        };
+        assert_eq!(group, "g1");
+        assert_eq!(kid, requester_sid);
+        assert_eq!(path, "/temp");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multicast_request_answered_by_the_responder_and_seen_by_the_monitor() {
+    tokio::time::timeout(T, async {
+        let world = World::start().await;
+        let port = free_port();
+        let group = MulticastGroup::all_coap_nodes_v4(port, Ipv4Addr::LOCALHOST);
+        let t = trio(&world, Some(group), true).await;
+        answered_and_seen(&t).await;
+        // A Monitor never sends a request.
+        let e = t
+            .monitor
+            .group_request("g1", Request::get("/temp"), Duration::from_millis(100))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ace_client::ClientError::RoleNotAllowed { .. }),
+            "{e}"
+        );
+    })
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_to_listed_members_and_credentials_learnt_on_first_contact() {
+    tokio::time::timeout(T, async {
+        let world = World::start().await;
+        // The Responder joins after the Requester: neither knows the other
+        // from its Join Response; both ask the KDC on first contact.
+        let t = trio(&world, None, false).await;
+        let peers: Vec<SocketAddr> = vec![t.responder.local_addr(), t.monitor.local_addr()];
+        t.requester.set_group_targets("g1", None, peers).unwrap();
+        answered_and_seen(&t).await;
+        let known = t.requester.material("g1").unwrap().members;
+        assert!(
+            known
+                .iter()
+                .any(|m| Some(m.sender_id.clone()) == t.responder.sender_id("g1"))
+        );
+    })
+    .await
+    .expect("bounded");
+}
