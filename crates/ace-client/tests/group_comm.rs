@@ -2,6 +2,7 @@
 //! Requester's group request answered by a Responder and seen by a
 //! Monitor, by multicast and to listed members; members learning each
 //! other's credentials from the KDC on first contact.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod support;
 

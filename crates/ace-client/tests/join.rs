@@ -1,5 +1,6 @@
 //! The full join flow against the real AS and KDC over loopback: creation
 //! hints, token, token transfer, join, Group OSCORE context.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! notification or a POST to `control_uri` (`num = V + 1`), missed
 //! rekeyings recovered through `/stale-sids` or a re-join, and the keys of
 //! a member that left unable to read what follows.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod support;
 
