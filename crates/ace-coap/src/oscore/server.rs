@@ -40,7 +40,12 @@
 //!   nothing and protects nothing.
 //!
 //! Block-wise transfer of the protected message (Outer Block options, RFC
-//! 8613 section 4.1.3.4.2) is done by the endpoint below this layer.
+//! 8613 section 4.1.3.4.2) is done by the endpoint below this layer. A
+//! request with an Inner Block2 option (block-wise between the OSCORE
+//! endpoints, section 4.1.3.4.1) gets that block of the handler's
+//! response. Inner Block1 (a request body sent in protected blocks) is not
+//! reassembled here; clients send large bodies with Outer Block1, which the
+//! endpoint reassembles before this layer.
 
 use super::OSCORE_OPTION;
 use super::convert::{
@@ -49,6 +54,7 @@ use super::convert::{
 use super::group::{GroupMember, convert_error_response};
 use super::identity::{OscoreIdentity, Protection};
 use super::table::{Entry, Label, OscoreContexts, Sharded};
+use crate::block::{BlockError, BlockOption};
 use crate::handler::{BoxFuture, Handler, Layer, SharedHandler};
 use crate::option::number;
 use crate::request::{Origin, Request, SecurityIdentity};
@@ -256,6 +262,58 @@ fn mark_observe(response: &mut Response, notification: bool) {
     }
 }
 
+/// The Inner Block2 option of a request, if it asks for a block.
+fn requested_block(request: &Request) -> Option<Result<BlockOption, BlockError>> {
+    request.options.get(number::BLOCK2).map(BlockOption::decode)
+}
+
+/// Serves the block an Inner Block2 option asked for out of the complete
+/// inner response (block-wise transfer between the OSCORE endpoints, RFC
+/// 8613 section 4.1.3.4.1, as RFC 7959 section 2.4 describes it: the block
+/// size is the requested one up to 1024 bytes, Size2 goes with block 0, an
+/// ETag lets the client detect a changed representation). A block beyond
+/// the end, or a malformed option, is 4.02. Without Inner Block2 the whole
+/// response is protected and the endpoint cuts the protected message into
+/// Outer blocks if needed.
+fn serve_inner_block(requested: Option<Result<BlockOption, BlockError>>, response: &mut Response) {
+    let Some(requested) = requested else {
+        return;
+    };
+    if !response.is_success() {
+        return;
+    }
+    let Ok(requested) = requested else {
+        *response = Response::new(Code::BAD_OPTION).with_payload("bad Block2");
+        return;
+    };
+    let szx = requested.szx.min(crate::block::MAX_SZX);
+    let num =
+        u32::try_from(requested.offset() / crate::block::size_of_szx(szx)).unwrap_or(u32::MAX);
+    let total = response.payload.len();
+    let Some((chunk, more)) = crate::block::slice(&response.payload, num, szx) else {
+        *response = Response::new(Code::BAD_OPTION).with_payload("block beyond the end");
+        return;
+    };
+    let chunk = chunk.to_vec();
+    if !response.options.contains(number::ETAG) && (more || num > 0) {
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&response.payload, &mut hasher);
+        response.options.push(
+            number::ETAG,
+            std::hash::Hasher::finish(&hasher).to_be_bytes()[..4].to_vec(),
+        );
+    }
+    response.payload = chunk;
+    response
+        .options
+        .set(number::BLOCK2, BlockOption { num, more, szx }.encode());
+    if num == 0 {
+        response
+            .options
+            .set_uint(number::SIZE2, u32::try_from(total).unwrap_or(u32::MAX));
+    }
+}
+
 fn identity<L: Label>(
     label: L,
     exchange: &ServerExchange,
@@ -337,10 +395,14 @@ async fn verified_oscore<L: Label>(
             inner_request.security =
                 Some(identity(entry.label.clone(), &exchange, Protection::Oscore));
             let registered = exchange.is_observe().then(|| inner_request.clone());
+            let block2 = requested_block(&inner_request);
             let mut response = inner.call(inner_request).await;
             let observed = response.observed_resource.take();
             let keep = registered.is_some() && response.is_success() && observed.is_some();
             mark_observe(&mut response, keep);
+            if !keep {
+                serve_inner_block(block2, &mut response);
+            }
             let protected = entry
                 .lock()
                 .protect_response(&response_to_packet(&response), &mut exchange);
@@ -428,8 +490,12 @@ async fn group_request<L: Label>(
         Ok(mut inner_request) => {
             inner_request.security = Some(identity(label.clone(), &exchange, protection));
             let registered = (exchange.is_observe() && !multicast).then(|| inner_request.clone());
+            let block2 = requested_block(&inner_request);
             let mut response = inner.call(inner_request).await;
             let observed = response.observed_resource.take();
+            if registered.is_none() || observed.is_none() {
+                serve_inner_block(block2, &mut response);
+            }
             (response, registered, observed)
         }
         Err(e) => (convert_error_response(&e), None, None),

@@ -466,3 +466,118 @@ impl<L: Label> OscoreContexts<L> {
         Arc::new(super::client::OscoreClientLayer::bound(self.clone(), label))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context(sid: &[u8], rid: &[u8], id_context: Option<&[u8]>) -> SecurityContext {
+        let mut p = ContextParams::new(&[1; 16], sid, rid);
+        if let Some(c) = id_context {
+            p = p.id_context(c);
+        }
+        SecurityContext::new(&p).unwrap()
+    }
+
+    #[test]
+    fn labels_replace_and_kids_select() {
+        let t = OscoreContexts::<u32>::new();
+        t.install(&1, context(b"s", b"a", None));
+        t.install(&2, context(b"s", b"a", Some(b"ctx2")));
+        t.install(&3, context(b"s", b"b", None));
+        assert_eq!(t.len(), 3);
+        let labels = |v: Vec<Arc<Entry<u32>>>| {
+            let mut l: Vec<u32> = v.iter().map(|e| e.label).collect();
+            l.sort_unstable();
+            l
+        };
+        // Without 'kid context' every context with that Recipient ID is a
+        // candidate; with it, only the one with that ID Context.
+        assert_eq!(labels(t.candidates(b"a", None)), vec![1, 2]);
+        assert_eq!(labels(t.candidates(b"a", Some(b"ctx2"))), vec![2]);
+        assert!(t.candidates(b"a", Some(b"other")).is_empty());
+        assert_eq!(labels(t.candidates(b"b", None)), vec![3]);
+        // Replacing label 1 with another Recipient ID re-indexes it.
+        t.install(&1, context(b"s", b"c", None));
+        assert_eq!(labels(t.candidates(b"a", None)), vec![2]);
+        assert_eq!(labels(t.candidates(b"c", None)), vec![1]);
+        assert_eq!(t.len(), 3);
+        assert!(t.remove(&2));
+        assert!(!t.remove(&2));
+        assert!(t.candidates(b"a", None).is_empty());
+        let mut l = t.labels();
+        l.sort_unstable();
+        assert_eq!(l, vec![1, 3]);
+    }
+
+    #[test]
+    fn expiry_uses_the_clock_and_remove_expired_drops() {
+        let now = Arc::new(std::sync::atomic::AtomicU64::new(100));
+        let n = now.clone();
+        let t = OscoreContexts::<&'static str>::with_clock(Arc::new(move || {
+            n.load(std::sync::atomic::Ordering::SeqCst)
+        }));
+        t.install_expiring(&"x", context(b"s", b"x", None), Some(150));
+        t.install(&"y", context(b"s", b"y", None));
+        assert_eq!(t.candidates(b"x", None).len(), 1);
+        now.store(150, std::sync::atomic::Ordering::SeqCst);
+        assert!(t.candidates(b"x", None).is_empty(), "expired is absent");
+        assert_eq!(t.expires_at(&"x"), Some(150));
+        assert_eq!(t.remove_expired(150), vec!["x"]);
+        assert_eq!(t.labels(), vec!["y"]);
+    }
+
+    #[test]
+    fn persistence_resumes_and_reserves() {
+        let marks = Arc::new(Mutex::new(Vec::new()));
+        let m = marks.clone();
+        let store = move |mark: u64| {
+            m.lock().unwrap().push(mark);
+            Ok(())
+        };
+        let t = OscoreContexts::<u8>::new();
+        t.install_persistent(
+            &7,
+            &ContextParams::new(&[1; 16], b"s", b"r"),
+            Persistence::restored(Box::new(store), 64, 16).expires_at(Some(9)),
+        )
+        .unwrap();
+        assert_eq!(t.sender_sequence_number(&7), Some(64));
+        assert_eq!(t.expires_at(&7), Some(9));
+        assert_eq!(
+            t.with_context(&7, |c| c.replay_window().is_valid()),
+            Some(false),
+            "restored contexts have no replay state"
+        );
+        let mut get = coap_lite::Packet::new();
+        get.header.code = coap_lite::MessageClass::from(0x01);
+        let r = t.with_context(&7, |c| c.protect_request(&get).map(|_| ()));
+        assert_eq!(r, Some(Ok(())));
+        // The first number used reserved the next block durably.
+        assert_eq!(*marks.lock().unwrap(), vec![64 + 16]);
+        assert_eq!(t.sender_sequence_number(&7), Some(65));
+    }
+
+    #[test]
+    fn concurrent_installs_removals_and_lookups() {
+        let t = OscoreContexts::<u32>::new();
+        std::thread::scope(|s| {
+            for worker in 0..4u32 {
+                let t = &t;
+                s.spawn(move || {
+                    for i in 0..200u32 {
+                        let label = worker * 1000 + i;
+                        let rid = label.to_be_bytes();
+                        t.install(&label, context(b"s", &rid, None));
+                        assert_eq!(t.candidates(&rid, None).len(), 1);
+                        if i % 2 == 0 {
+                            assert!(t.remove(&label));
+                            assert!(t.candidates(&rid, None).is_empty());
+                        }
+                    }
+                });
+            }
+        });
+        assert_eq!(t.len(), 4 * 100);
+    }
+}
