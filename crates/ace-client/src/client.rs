@@ -666,102 +666,86 @@ impl GroupClient {
 
     /// Sends `request` to the group in group mode (RFC 10021 section 7) and
     /// collects the verified responses arriving within `collect_for`: to
-    /// the group's multicast address (NON), or else to each listed member.
-    /// Responses from members whose credential the client lacks are
-    /// verified after fetching it from the KDC (a safe request is sent
-    /// again for that). Needs the Requester role and unexpired material.
+    /// the group's multicast address (NON), or else to each listed member
+    /// (the same protected request to each). A response from a member whose
+    /// credential the client lacks is verified after fetching the
+    /// credential from the KDC (RFC 10021 section 7.4); a member that
+    /// answers with an Echo challenge (its replay window is not valid) is
+    /// asked again in pairwise mode by unicast (section 9). Needs the
+    /// Requester role and unexpired material.
     pub async fn group_request(
         &self,
         group: &str,
         request: Request,
         collect_for: Duration,
     ) -> Result<Vec<GroupResponse>, ClientError> {
-        let (multicast, peers) = self.inner.sending_targets(group, self.now())?;
-        let label = Label::Group(group.to_string());
-        let mut responses = self
-            .send_group(&label, multicast, &peers, request.clone(), collect_for)
-            .await?;
-        let unknown = responses.1;
-        if unknown > 0 {
-            // Members this client does not know yet answered: learn them
-            // from the KDC, then ask again if that is harmless.
-            let _ = self.inner.fetch_creds(group, None).await;
-            if request.method.is_safe() {
-                responses = self
-                    .send_group(&label, multicast, &peers, request, collect_for)
-                    .await?;
-            }
-        }
-        Inner::check_sequence(&self.inner, group);
-        Ok(responses.0)
-    }
-
-    async fn send_group(
-        &self,
-        label: &Label,
-        multicast: Option<SocketAddr>,
-        peers: &[SocketAddr],
-        request: Request,
-        collect_for: Duration,
-    ) -> Result<(Vec<GroupResponse>, usize), ClientError> {
-        let client = &self.inner.client;
-        let replies = match multicast {
-            Some(address) => client
-                .group_request(address, label, request, RequestMode::Group, collect_for)
+        let (multicast, peers, member) = self.inner.sending_targets(group, self.now())?;
+        let (outer, mut exchange) = member
+            .protect_request(&request, &RequestMode::Group)
+            .map_err(|e| ClientError::Oscore(format!("group request: {e}")))?;
+        let endpoint = self.inner.client.endpoint();
+        let raw: Vec<(SocketAddr, Response)> = match multicast {
+            Some(address) => endpoint
+                .group_request(address, outer, collect_for)
                 .await
-                .map_err(|e| op_error("group request", e))?,
+                .map_err(|e| ClientError::transport("group request", e))?,
             None => {
                 let mut set = tokio::task::JoinSet::new();
                 for peer in peers {
-                    let client = client.clone();
-                    let label = label.clone();
-                    let request = request.clone();
-                    let peer = *peer;
-                    set.spawn(async move {
-                        let result = tokio::time::timeout(
-                            collect_for,
-                            client.group_unicast(peer, &label, request, RequestMode::Group),
-                        )
-                        .await;
-                        (peer, result)
-                    });
+                    let endpoint = endpoint.clone();
+                    let outer = outer.clone();
+                    set.spawn(
+                        async move { endpoint.group_request(peer, outer, collect_for).await },
+                    );
                 }
-                let mut out = oscore::GroupReplies::default();
+                let mut all = Vec::new();
                 while let Some(done) = set.join_next().await {
-                    let Ok((peer, result)) = done else { continue };
-                    match result {
-                        Ok(Ok(reply)) => out.replies.push(reply),
-                        Ok(Err(e)) => out.refused.push((peer, e)),
-                        Err(_) => tracing::debug!(%peer, "no response within the collection time"),
+                    match done {
+                        Ok(Ok(responses)) => all.extend(responses),
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "group request to a member failed")
+                        }
+                        Err(e) => tracing::debug!(error = %e, "group request task failed"),
                     }
                 }
-                out
+                all
             }
         };
-        let unknown = replies
-            .refused
-            .iter()
-            .filter(|(_, e)| {
-                matches!(
-                    e,
-                    oscore::ClientError::Unprotect(group_oscore::UnprotectError::ContextNotFound)
-                )
-            })
-            .count();
-        Ok((
-            replies
-                .replies
-                .into_iter()
-                .map(|r| GroupResponse {
-                    from: r.from,
-                    kid: r.kid,
-                    code: r.response.code,
-                    options: r.response.options,
-                    payload: r.response.payload,
-                })
-                .collect(),
-            unknown,
-        ))
+        let mut out = Vec::new();
+        for (from, response) in raw {
+            match self
+                .inner
+                .verify_group_response(group, &member, &mut exchange, &response)
+                .await
+            {
+                Ok((kid, inner)) => {
+                    if let Some(echo) = echo_value(&inner) {
+                        // RFC 10021 section 9: the repeated request is
+                        // pairwise and unicast.
+                        let mut again = request.clone();
+                        again.options.set(ace_coap::option::number::ECHO, echo);
+                        let label = Label::Group(group.to_string());
+                        match self
+                            .inner
+                            .client
+                            .group_unicast(from, &label, again, RequestMode::Pairwise(kid))
+                            .await
+                        {
+                            Ok(reply) if echo_value(&reply.response).is_none() => {
+                                out.push(group_response(from, reply.kid, reply.response));
+                            }
+                            Ok(_) => tracing::debug!(%from, "Echo asked for again"),
+                            Err(e) => tracing::debug!(%from, error = %e, "repeated request failed"),
+                        }
+                    } else {
+                        out.push(group_response(from, kid, inner));
+                    }
+                }
+                Err(e) => tracing::debug!(%from, error = %e, "group response refused"),
+            }
+        }
+        Inner::check_sequence(&self.inner, group);
+        Ok(out)
     }
 
     /// Serves `handler` to the group's members: it sees each verified
@@ -779,6 +763,28 @@ impl GroupClient {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(group.to_string(), handler);
         Ok(())
+    }
+}
+
+/// The Echo value of a (decrypted) 4.01 challenge (RFC 9175 section 2.4).
+fn echo_value(response: &Response) -> Option<Vec<u8>> {
+    (response.code == Code::UNAUTHORIZED)
+        .then(|| {
+            response
+                .options
+                .get(ace_coap::option::number::ECHO)
+                .map(<[u8]>::to_vec)
+        })
+        .flatten()
+}
+
+fn group_response(from: SocketAddr, kid: Vec<u8>, response: Response) -> GroupResponse {
+    GroupResponse {
+        from,
+        kid,
+        code: response.code,
+        options: response.options,
+        payload: response.payload,
     }
 }
 
@@ -929,7 +935,7 @@ impl Inner {
         &self,
         group: &str,
         now: u64,
-    ) -> Result<(Option<SocketAddr>, Vec<SocketAddr>), ClientError> {
+    ) -> Result<(Option<SocketAddr>, Vec<SocketAddr>, GroupMember), ClientError> {
         let st = lock(&self.state);
         let entry = st
             .groups
@@ -957,7 +963,7 @@ impl Inner {
                  (JoinOptions::multicast / peers, or set_group_targets)"
             )));
         }
-        Ok((entry.multicast, entry.peers.clone()))
+        Ok((entry.multicast, entry.peers.clone(), entry.member.clone()))
     }
 
     /// A request over the context of session `id1`.
@@ -1106,6 +1112,38 @@ impl Inner {
                 "the KDC knows no such member"
             ),
             Err(e) => tracing::debug!(group, error = %e, "credential look-up failed"),
+        }
+    }
+
+    /// Verifies one member's response to a group request; a response from
+    /// a Sender ID without a Recipient Context is verified after its
+    /// credential was fetched from the KDC (RFC 10021 section 7.4).
+    async fn verify_group_response(
+        &self,
+        group: &str,
+        member: &GroupMember,
+        exchange: &mut group_oscore::ClientExchange,
+        response: &Response,
+    ) -> Result<(Vec<u8>, Response), ClientError> {
+        let Some(option) = response.options.get(oscore::OSCORE_OPTION) else {
+            return Err(ClientError::Oscore(format!(
+                "unprotected {} response to a group request",
+                response.code
+            )));
+        };
+        match member.unprotect_response(exchange, response) {
+            Err(group_oscore::UnprotectError::ContextNotFound) => {
+                let kid = group_oscore::OscoreOption::decode(option)
+                    .ok()
+                    .and_then(|o| o.kid)
+                    .ok_or_else(|| ClientError::Oscore("response without kid".into()))?;
+                let gid = member.gid();
+                self.ensure_member(&gid, &kid).await;
+                member.unprotect_response(exchange, response).map_err(|e| {
+                    ClientError::Oscore(format!("response from {}: {e}", hex::encode(&kid)))
+                })
+            }
+            other => other.map_err(|e| ClientError::Oscore(format!("group {group}: {e}"))),
         }
     }
 
