@@ -5,9 +5,8 @@
 use ace_as::AuthorizationServer;
 use ace_as::config::AsConfig;
 use ace_as::store::{SqliteStore, TokenStore};
+use ace_coap::oscore::OscoreContexts;
 use ace_coap::{CoapEndpoint, Request};
-use ace_kdc::ChannelId;
-use ace_kdc::service::oscore::OscoreContexts;
 use ace_proto::Codec;
 use ace_proto::code::Code;
 use ace_proto::oauth::{AccessTokenRequest, AccessTokenResponse, ErrorCode, ErrorResponse};
@@ -208,17 +207,17 @@ fn serves_until_ctrl_c() {
     let config = AsConfig::load(&dir.path().join("as.toml")).unwrap();
     let as_side = config.client("sensor-1").unwrap().oscore.clone().unwrap();
     let token = runtime.block_on(async {
-        let contexts = OscoreContexts::new();
+        let contexts = OscoreContexts::<String>::new();
         let params = ContextParams::new(
             &as_side.master_secret,
             &as_side.recipient_id,
             &as_side.sender_id,
         )
         .master_salt(&as_side.master_salt);
-        let channel = ChannelId(as_side.sender_id.clone());
+        let channel = "as".to_string();
         contexts.install(&channel, SecurityContext::new(&params).unwrap());
-        let mut protocol = ace_coap::ProtocolConfig::fast_for_tests();
-        protocol.extra_critical_options.push(9);
+        let protocol =
+            ace_coap::oscore::protocol_config(ace_coap::ProtocolConfig::fast_for_tests());
         let client = CoapEndpoint::bind(
             ace_coap::EndpointConfig::new("127.0.0.1:0".parse().unwrap())
                 .protocol(protocol)

@@ -167,7 +167,10 @@ async fn network_rate(
     // two endpoints must never share a Sender Context.
     let store = sqlite_store(dir, &format!("net-{clients}.sqlite"));
     let tokens: Arc<dyn TokenStore> = store.clone();
-    let server = Arc::new(AuthorizationServer::new(common::bench_config(clients), tokens));
+    let server = Arc::new(AuthorizationServer::new(
+        common::bench_config(clients),
+        tokens,
+    ));
     let running = serve_with(
         server.clone(),
         store,
@@ -192,8 +195,13 @@ async fn network_rate(
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for c in endpoints.clone() {
-        let (go, stop, done, errors, body) =
-            (go.clone(), stop.clone(), done.clone(), errors.clone(), body.clone());
+        let (go, stop, done, errors, body) = (
+            go.clone(),
+            stop.clone(),
+            done.clone(),
+            errors.clone(),
+            body.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             while !stop.load(Ordering::Relaxed) {

@@ -204,22 +204,6 @@ impl AuthorizationServer {
             .map(|(_, v)| v)
     }
 
-    /// The peer authenticated by the OSCORE context whose Recipient ID (the
-    /// peer's Sender ID, the 'kid' of its requests) is `recipient_id`.
-    pub fn peer_by_recipient_id(&self, recipient_id: &[u8]) -> Option<Peer> {
-        let fits = |c: &Option<crate::config::OscoreContextConfig>| {
-            c.as_ref().is_some_and(|c| c.recipient_id == recipient_id)
-        };
-        if let Some(client) = self.config.clients.iter().find(|c| fits(&c.oscore)) {
-            return Some(Peer::Client(client.id.clone()));
-        }
-        self.config
-            .audiences
-            .iter()
-            .find(|a| fits(&a.oscore))
-            .map(|a| Peer::ResourceServer(a.name.clone()))
-    }
-
     // -- /token ------------------------------------------------------------
 
     /// Answers a `POST /token` with `payload` of `content_format` from

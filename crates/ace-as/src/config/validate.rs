@@ -311,7 +311,7 @@ impl Validator<'_> {
     }
 
     fn unique_oscore_contexts(&self, raw: &RawConfig) -> Result<()> {
-        let mut seen: Vec<Vec<u8>> = Vec::new();
+        let mut seen: Vec<(Vec<u8>, Option<Vec<u8>>)> = Vec::new();
         let contexts = raw
             .clients
             .iter()
@@ -323,13 +323,14 @@ impl Validator<'_> {
             );
         for raw_ctx in contexts {
             let ctx = self.oscore(raw_ctx)?;
-            if seen.contains(&ctx.recipient_id) {
+            let key = (ctx.recipient_id, ctx.id_context);
+            if seen.contains(&key) {
                 return Err(self.at(
                     raw_ctx.get_ref().recipient_id.span(),
-                    "another OSCORE context has the same recipient_id; the AS finds a peer's context by the 'kid' of its requests, so each must be unique",
+                    "another OSCORE context has the same recipient_id and id_context; the AS could not tell the peers apart by the 'kid' and 'kid context' of their requests",
                 ));
             }
-            seen.push(ctx.recipient_id);
+            seen.push(key);
         }
         Ok(())
     }

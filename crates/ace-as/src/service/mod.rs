@@ -140,13 +140,9 @@ impl RunningAs {
 }
 
 /// The CoAP protocol parameters of the AS: RFC 7252 defaults, with the
-/// OSCORE option (9) treated as understood.
+/// OSCORE option (9) declared as processed by the OSCORE layer.
 pub fn protocol() -> ace_coap::ProtocolConfig {
-    let mut protocol = ace_coap::ProtocolConfig::default();
-    protocol
-        .extra_critical_options
-        .push(ace_kdc::service::oscore::OSCORE_OPTION);
-    protocol
+    ace_coap::oscore::protocol_config(ace_coap::ProtocolConfig::default())
 }
 
 /// Binds `listen` and serves the AS over OSCORE: the contexts of the

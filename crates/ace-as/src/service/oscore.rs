@@ -1,10 +1,11 @@
 //! OSCORE (RFC 8613) between the AS and its peers: the pre-established
 //! contexts of the configuration (`[client.oscore]`, `[audience.oscore]`),
-//! installed in the OSCORE binding for `ace-coap` that `ace-kdc` provides
-//! (`ace_kdc::service::oscore`; its server layer verifies each request with
-//! the context its 'kid' names, hands the handlers the context's Recipient
-//! ID as the security identity, protects the response, and answers
-//! failures with the unprotected errors of RFC 8613 section 8.2).
+//! installed in `ace-coap`'s OSCORE layer ([`ace_coap::oscore`]) under the
+//! [`Peer`] each one authenticates. The layer verifies each request with the
+//! context its 'kid' (and 'kid context') select, hands the handlers the
+//! context's label as the security identity, protects the response, and
+//! answers failures with the unprotected errors of RFC 8613 section 8.2
+//! (4.01 "Security context not found", 4.00 "Decryption failed", ...).
 //!
 //! Each context's Sender Sequence Number is reserved ahead in the
 //! [`SequenceMarks`] store (RFC 8613 Appendix B.1.1), so the AS never
@@ -19,9 +20,8 @@ use crate::server::{AuthorizationServer, Peer};
 use crate::service::PeerResolver;
 use crate::store::{SequenceMarks, StoreError};
 use ace_coap::Request;
-use ace_kdc::ChannelId;
-use ace_kdc::service::oscore::OscoreContexts;
-use group_oscore::{ContextParams, SecurityContext, SenderSequence, SequenceStore};
+use ace_coap::oscore::{OscoreContexts, Persistence};
+use group_oscore::{ContextParams, SequenceStore};
 use std::sync::Arc;
 
 /// Sender Sequence Numbers reserved per write to the store.
@@ -44,7 +44,7 @@ pub enum OscoreSetupError {
     Store(#[from] StoreError),
 }
 
-/// The key of a context in the [`SequenceMarks`] store.
+/// The key of a peer's context in the [`SequenceMarks`] store.
 pub fn context_name(peer: &Peer) -> String {
     match peer {
         Peer::Client(id) => format!("client/{id}"),
@@ -52,11 +52,12 @@ pub fn context_name(peer: &Peer) -> String {
     }
 }
 
-/// The AS's contexts with every configured peer that has one.
+/// The AS's contexts with every configured peer that has one, each
+/// labelled with its [`Peer`].
 pub fn contexts(
     config: &AsConfig,
     marks: Arc<dyn SequenceMarks>,
-) -> Result<Arc<OscoreContexts>, OscoreSetupError> {
+) -> Result<Arc<OscoreContexts<Peer>>, OscoreSetupError> {
     let table = OscoreContexts::new();
     let peers = config
         .clients
@@ -69,20 +70,20 @@ pub fn contexts(
                 .filter_map(|a| Some((Peer::ResourceServer(a.name.clone()), a.oscore.as_ref()?))),
         );
     for (peer, oscore) in peers {
-        let name = context_name(&peer);
-        let context = context(oscore, &name, marks.clone())?;
-        table.install(&ChannelId(oscore.recipient_id.clone()), context);
+        install(&table, &peer, oscore, marks.clone())?;
     }
     Ok(table)
 }
 
-/// The security context described by `oscore`, its sequence numbers kept
-/// in `marks` under `name`.
-pub fn context(
+/// Installs the context described by `oscore` under `peer`, its sequence
+/// numbers kept in `marks`.
+pub fn install(
+    table: &OscoreContexts<Peer>,
+    peer: &Peer,
     oscore: &OscoreContextConfig,
-    name: &str,
     marks: Arc<dyn SequenceMarks>,
-) -> Result<SecurityContext, OscoreSetupError> {
+) -> Result<(), OscoreSetupError> {
+    let name = context_name(peer);
     let mut params = ContextParams::new(
         &oscore.master_secret,
         &oscore.sender_id,
@@ -92,30 +93,26 @@ pub fn context(
     if let Some(id_context) = &oscore.id_context {
         params = params.id_context(id_context);
     }
-    let context = SecurityContext::new(&params).map_err(|e| OscoreSetupError::Context {
-        name: name.to_string(),
-        reason: e.to_string(),
-    })?;
-    let mark = marks.sequence_mark(name)?;
-    if mark.is_none() {
-        // First use: record that the context is in use, so that the next
-        // start knows its replay window was lost.
-        marks.reserve_sequence(name, 0)?;
-    }
-    let sequence = SenderSequence::resume(
-        mark.unwrap_or(0),
-        Box::new(MarkReservation {
-            marks,
-            name: name.to_string(),
-        }),
-        SEQUENCE_BLOCK,
-    );
-    let context = context.with_sequence(sequence);
-    Ok(if mark.is_some() {
-        context.with_lost_replay_state()
-    } else {
-        context
-    })
+    let mark = marks.sequence_mark(&name)?;
+    let reservation = Box::new(MarkReservation {
+        marks: marks.clone(),
+        name: name.clone(),
+    });
+    let persistence = match mark {
+        Some(mark) => Persistence::restored(reservation, mark, SEQUENCE_BLOCK),
+        None => {
+            // First use: record that the context is in use, so that the
+            // next start knows its replay window was lost.
+            marks.reserve_sequence(&name, 0)?;
+            Persistence::new(reservation, SEQUENCE_BLOCK)
+        }
+    };
+    table
+        .install_persistent(peer, &params, persistence)
+        .map_err(|e| OscoreSetupError::Context {
+            name,
+            reason: e.to_string(),
+        })
 }
 
 /// Reserves sequence numbers of one context in the store.
@@ -132,12 +129,16 @@ impl SequenceStore for MarkReservation {
     }
 }
 
-/// Maps the OSCORE layer's identity (the context's Recipient ID) to the
-/// configured peer.
+/// Maps the OSCORE layer's identity (the label of the context that verified
+/// the request) to the peer, if it is still a configured one.
 pub fn resolver(server: Arc<AuthorizationServer>) -> PeerResolver {
     Arc::new(move |request: &Request| {
-        request
-            .security::<ChannelId>()
-            .and_then(|channel| server.peer_by_recipient_id(&channel.0))
+        let peer = ace_coap::oscore::label::<Peer>(request)?;
+        let config = server.config();
+        let known = match peer {
+            Peer::Client(id) => config.client(id).is_some_and(|c| c.oscore.is_some()),
+            Peer::ResourceServer(name) => config.audience(name).is_some_and(|a| a.oscore.is_some()),
+        };
+        known.then(|| peer.clone())
     })
 }

@@ -5,9 +5,8 @@
 #![allow(dead_code, clippy::unwrap_used)] // shared by several tests; tests may unwrap
 
 use ace_as::config::OscoreContextConfig;
+use ace_coap::oscore::OscoreContexts;
 use ace_coap::{CoapEndpoint, EndpointConfig, ProtocolConfig, Request, Response, SecurityIdentity};
-use ace_kdc::ChannelId;
-use ace_kdc::service::oscore::OscoreContexts;
 use ace_proto::code::Code;
 use ace_proto::consts::content_format::ACE_CBOR;
 use group_oscore::{ContextParams, SecurityContext};
@@ -19,16 +18,17 @@ pub const ECHO: u16 = 252;
 
 /// Test protocol parameters: short timers, the OSCORE option understood.
 pub fn protocol() -> ProtocolConfig {
-    let mut p = ProtocolConfig::fast_for_tests();
-    p.extra_critical_options.push(9);
+    let mut p = ace_coap::oscore::protocol_config(ProtocolConfig::fast_for_tests());
     p.response_timeout = Duration::from_secs(10);
     p
 }
 
+/// The label of the client's one context.
+const AS: &str = "as";
+
 /// A client endpoint holding the peer side of one context.
 pub struct AsClient {
     pub endpoint: CoapEndpoint,
-    channel: ChannelId,
     as_addr: std::sync::Mutex<SocketAddr>,
     echoes: std::sync::atomic::AtomicUsize,
 }
@@ -52,9 +52,8 @@ impl AsClient {
         if let Some(id_context) = &as_side.id_context {
             params = params.id_context(id_context);
         }
-        let contexts = OscoreContexts::new();
-        let channel = ChannelId(as_side.sender_id.clone());
-        contexts.install(&channel, SecurityContext::new(&params).unwrap());
+        let contexts = OscoreContexts::<String>::new();
+        contexts.install(&AS.to_string(), SecurityContext::new(&params).unwrap());
         let config = EndpointConfig::new("127.0.0.1:0".parse().unwrap())
             .protocol(protocol())
             .client_layer(contexts.client_layer());
@@ -63,7 +62,6 @@ impl AsClient {
             .unwrap();
         Self {
             endpoint,
-            channel,
             as_addr: std::sync::Mutex::new(as_addr),
             echoes: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -81,7 +79,7 @@ impl AsClient {
         if let Some(format) = format {
             request = request.with_content_format(format);
         }
-        request.security = Some(SecurityIdentity::new(self.channel.clone()));
+        request.security = Some(SecurityIdentity::new(AS.to_string()));
         let first = self.send(request.clone()).await;
         if first.code == Code::UNAUTHORIZED
             && let Some(echo) = first.options.get(ECHO)
