@@ -1,0 +1,384 @@
+//! Traffic capture for a run: one `ace-coap` tap per actor endpoint, all
+//! feeding one [`Capture`] that knows which address belongs to which actor.
+//!
+//! Every datagram between two tapped endpoints is seen twice (sent by one,
+//! received by the other). The capture keeps both, marks the sender's copy
+//! as *primary* (and a received copy whose sender is not tapped, such as the
+//! KDC's responses), and writes only primary copies to the trace and the
+//! pcap file, so each datagram appears once. The receivers' copies tell the
+//! diagram who received a multicast request and which datagrams were lost.
+//!
+//! Security layers hide the inner request of an OSCORE message. Where the
+//! runner sits inside the layer (the AS's resources, the members'
+//! application handlers), it reports the inner method, path and response
+//! code with [`Capture::label_request`] and [`Capture::label_response`],
+//! keyed by the requester's address and the CoAP token; the diagram uses
+//! them instead of the bare "OSCORE".
+
+use ace_coap::tap::{Direction, PcapWriter, TapRecord, TapSink};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// One datagram as an actor's endpoint saw it.
+#[derive(Debug, Clone)]
+pub struct Datagram {
+    /// Time since the capture started.
+    pub at: Duration,
+    /// Wall-clock time (for pcap).
+    pub time: SystemTime,
+    /// The actor whose endpoint recorded it.
+    pub actor: String,
+    /// Sent or received by that actor.
+    pub direction: Direction,
+    /// The actor endpoint's address (a multicast group for a group request
+    /// it received).
+    pub local: SocketAddr,
+    /// The other side.
+    pub peer: SocketAddr,
+    /// The CoAP message.
+    pub bytes: Vec<u8>,
+    /// Whether this copy represents the datagram in the trace and pcap.
+    pub primary: bool,
+}
+
+impl Datagram {
+    /// Source and destination addresses.
+    pub fn endpoints(&self) -> (SocketAddr, SocketAddr) {
+        match self.direction {
+            Direction::Out => (self.local, self.peer),
+            Direction::In => (self.peer, self.local),
+        }
+    }
+}
+
+/// An entry of the capture's timeline.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// A datagram.
+    Datagram(Datagram),
+    /// The start of a step (a separator in the diagram).
+    Step {
+        /// Time since the capture started.
+        at: Duration,
+        /// What the step does.
+        text: String,
+    },
+}
+
+/// The inner request and response of a protected exchange.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InnerLabel {
+    /// `GET /ace-group/g1` etc.
+    pub request: Option<String>,
+    /// `2.05` etc.
+    pub response: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    events: Vec<Event>,
+    /// Address -> actor name.
+    names: HashMap<SocketAddr, String>,
+    /// Addresses whose endpoints are tapped.
+    tapped: HashSet<SocketAddr>,
+    /// Actors whose endpoints are tapped (until their address is known).
+    tapped_actors: HashSet<String>,
+    /// (requester address, token) -> inner labels.
+    labels: HashMap<(SocketAddr, Vec<u8>), InnerLabel>,
+    datagrams: usize,
+}
+
+/// The capture of one run.
+pub struct Capture {
+    start: Instant,
+    state: Mutex<State>,
+    trace: Option<Mutex<Box<dyn Write + Send>>>,
+    /// Most datagrams kept in memory (a bulk run keeps counting).
+    limit: usize,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Capture").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Capture {
+    /// A capture; with `trace`, every primary datagram is described there
+    /// as it happens (header, options, payload in CBOR diagnostic notation).
+    pub fn new(trace: Option<Box<dyn Write + Send>>) -> Arc<Self> {
+        Arc::new(Self {
+            start: Instant::now(),
+            state: Mutex::new(State::default()),
+            trace: trace.map(Mutex::new),
+            limit: 2_000_000,
+        })
+    }
+
+    /// Names the actor at `addr`. `tapped`: its endpoint feeds this capture.
+    pub fn register(&self, actor: &str, addr: SocketAddr, tapped: bool) {
+        let mut s = lock(&self.state);
+        s.names.insert(addr, actor.to_string());
+        if tapped {
+            s.tapped.insert(addr);
+        }
+    }
+
+    /// The tap for `actor`'s endpoint.
+    pub fn tap(self: &Arc<Self>, actor: &str) -> Arc<dyn TapSink> {
+        lock(&self.state).tapped_actors.insert(actor.to_string());
+        Arc::new(ActorTap {
+            actor: actor.to_string(),
+            capture: self.clone(),
+        })
+    }
+
+    /// The actor at `addr`, if known.
+    pub fn name_of(&self, addr: SocketAddr) -> Option<String> {
+        lock(&self.state).names.get(&addr).cloned()
+    }
+
+    /// Marks the start of a step.
+    pub fn mark_step(&self, text: &str) {
+        let at = self.start.elapsed();
+        lock(&self.state).events.push(Event::Step {
+            at,
+            text: text.to_string(),
+        });
+        if let Some(t) = &self.trace {
+            let mut out = lock(t);
+            let _ = writeln!(out, "\n== +{:.3}s {text}", at.as_secs_f64());
+        }
+    }
+
+    /// Records the inner request of a protected exchange from `requester`
+    /// with `token`.
+    pub fn label_request(&self, requester: SocketAddr, token: &[u8], method: &str, path: &str) {
+        let mut s = lock(&self.state);
+        s.labels
+            .entry((requester, token.to_vec()))
+            .or_default()
+            .request = Some(format!("{method} {path}"));
+    }
+
+    /// Records the inner response code of that exchange.
+    pub fn label_response(&self, requester: SocketAddr, token: &[u8], code: &str) {
+        let mut s = lock(&self.state);
+        s.labels
+            .entry((requester, token.to_vec()))
+            .or_default()
+            .response = Some(code.to_string());
+    }
+
+    /// The inner labels recorded for an exchange.
+    pub fn label(&self, requester: SocketAddr, token: &[u8]) -> Option<InnerLabel> {
+        lock(&self.state)
+            .labels
+            .get(&(requester, token.to_vec()))
+            .cloned()
+    }
+
+    /// How many datagrams were captured (both copies counted).
+    pub fn datagram_count(&self) -> usize {
+        lock(&self.state).datagrams
+    }
+
+    /// The timeline so far, with the address book.
+    pub fn snapshot(&self) -> Snapshot {
+        let s = lock(&self.state);
+        Snapshot {
+            events: s.events.clone(),
+            names: s.names.clone(),
+            tapped: s.tapped.clone(),
+            labels: s.labels.clone(),
+        }
+    }
+
+    fn record(&self, actor: &str, r: &TapRecord<'_>) {
+        let at = self.start.elapsed();
+        let mut s = lock(&self.state);
+        s.datagrams += 1;
+        if !s.names.contains_key(&r.local) && r.direction == Direction::Out {
+            s.names.insert(r.local, actor.to_string());
+        }
+        if r.direction == Direction::Out {
+            s.tapped.insert(r.local);
+        }
+        let primary = match r.direction {
+            Direction::Out => true,
+            Direction::In => !s.tapped.contains(&r.peer),
+        };
+        let d = Datagram {
+            at,
+            time: r.time,
+            actor: actor.to_string(),
+            direction: r.direction,
+            local: r.local,
+            peer: r.peer,
+            bytes: r.bytes.to_vec(),
+            primary,
+        };
+        if primary && let Some(t) = &self.trace {
+            let (src, dst) = d.endpoints();
+            let name = |a: SocketAddr| s.names.get(&a).cloned().unwrap_or_else(|| a.to_string());
+            let text = ace_coap::tap::describe(&d.bytes);
+            let mut out = lock(t);
+            let _ = writeln!(
+                out,
+                "+{:.3}s {} -> {} ({src} -> {dst})\n  {}",
+                at.as_secs_f64(),
+                name(src),
+                name(dst),
+                text.replace('\n', "\n  ")
+            );
+        }
+        if s.events.len() < self.limit {
+            s.events.push(Event::Datagram(d));
+        }
+    }
+
+    /// Writes every primary datagram to a pcap file (RFC 1071 checksums,
+    /// LINKTYPE_RAW; tshark dissects it as CoAP with `-d udp.port==P,coap`
+    /// or on port 5683).
+    pub fn write_pcap(&self, path: &Path) -> std::io::Result<usize> {
+        let writer = PcapWriter::create(path)?;
+        let s = lock(&self.state);
+        let mut n = 0;
+        for e in &s.events {
+            if let Event::Datagram(d) = e
+                && d.primary
+            {
+                writer.record(&TapRecord {
+                    direction: d.direction,
+                    local: d.local,
+                    peer: d.peer,
+                    time: d.time,
+                    bytes: &d.bytes,
+                });
+                n += 1;
+            }
+        }
+        writer.flush();
+        Ok(n)
+    }
+
+    /// Flushes the trace.
+    pub fn flush(&self) {
+        if let Some(t) = &self.trace {
+            let _ = lock(t).flush();
+        }
+    }
+}
+
+/// A copy of a capture's timeline.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Datagrams and step markers in order.
+    pub events: Vec<Event>,
+    /// Address -> actor.
+    pub names: HashMap<SocketAddr, String>,
+    /// Tapped addresses.
+    pub tapped: HashSet<SocketAddr>,
+    /// Inner labels of protected exchanges.
+    pub labels: HashMap<(SocketAddr, Vec<u8>), InnerLabel>,
+}
+
+/// The tap of one actor's endpoint.
+struct ActorTap {
+    actor: String,
+    capture: Arc<Capture>,
+}
+
+impl TapSink for ActorTap {
+    fn record(&self, record: &TapRecord<'_>) {
+        self.capture.record(&self.actor, record);
+    }
+
+    fn flush(&self) {
+        self.capture.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(direction: Direction, local: &str, peer: &str, bytes: &[u8]) -> TapRecord<'static> {
+        TapRecord {
+            direction,
+            local: local.parse().unwrap(),
+            peer: peer.parse().unwrap(),
+            time: SystemTime::now(),
+            bytes: Box::leak(bytes.to_vec().into_boxed_slice()),
+        }
+    }
+
+    #[test]
+    fn each_datagram_has_one_primary_copy() {
+        let c = Capture::new(None);
+        c.register("alice", "127.0.0.1:1000".parse().unwrap(), true);
+        c.register("bob", "127.0.0.1:2000".parse().unwrap(), true);
+        c.register("KDC", "127.0.0.1:3000".parse().unwrap(), false);
+        let alice = c.tap("alice");
+        let bob = c.tap("bob");
+        // alice -> bob: seen twice; only the sent copy is primary.
+        alice.record(&rec(
+            Direction::Out,
+            "127.0.0.1:1000",
+            "127.0.0.1:2000",
+            b"\x40\x01\x00\x01",
+        ));
+        bob.record(&rec(
+            Direction::In,
+            "127.0.0.1:2000",
+            "127.0.0.1:1000",
+            b"\x40\x01\x00\x01",
+        ));
+        // KDC -> bob: only received by a tapped endpoint: primary.
+        bob.record(&rec(
+            Direction::In,
+            "127.0.0.1:2000",
+            "127.0.0.1:3000",
+            b"\x60\x45\x00\x01",
+        ));
+        let snap = c.snapshot();
+        let primary: Vec<bool> = snap
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Datagram(d) => Some(d.primary),
+                Event::Step { .. } => None,
+            })
+            .collect();
+        assert_eq!(primary, vec![true, false, true]);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcap");
+        assert_eq!(c.write_pcap(&path).unwrap(), 2);
+        // Header + 2 records of 16 + 20 + 8 + 4 bytes.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 24 + 2 * (16 + 32));
+    }
+
+    #[test]
+    fn labels_are_keyed_by_requester_and_token() {
+        let c = Capture::new(None);
+        let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        c.label_request(a, &[1, 2], "POST", "/token");
+        c.label_response(a, &[1, 2], "2.01");
+        assert_eq!(
+            c.label(a, &[1, 2]),
+            Some(InnerLabel {
+                request: Some("POST /token".into()),
+                response: Some("2.01".into())
+            })
+        );
+        assert_eq!(c.label(a, &[1]), None);
+    }
+}
