@@ -118,6 +118,7 @@ async fn start_service(groups: &str, nstart: usize, durable_fsync: bool) -> Runn
     options.protocol.limits.max_concurrent_requests = 1 << 20;
     options.protocol.limits.max_client_exchanges = 1 << 20;
     options.delivery_concurrency = 4096;
+    options.socket_buffer = Some(4 << 20);
     let service = KdcService::start(kdc, restore, options).await.unwrap();
     Running { service, _dir: dir }
 }
@@ -125,13 +126,16 @@ async fn start_service(groups: &str, nstart: usize, durable_fsync: bool) -> Runn
 async fn clients(kdc: std::net::SocketAddr, n: usize, nstart: usize) -> Vec<Arc<NetClient>> {
     let mut v = Vec::new();
     for _ in 0..n {
-        let c = NetClient::new_with(kdc, |p| {
+        let c = NetClient::new_with(kdc, |config| {
+            let p = &mut config.protocol;
             p.transmission = ace_coap::TransmissionParameters::default();
             p.transmission.nstart = nstart;
             p.response_timeout = Duration::from_secs(30);
-            p.limits.dedup_per_peer = 4096;
+            p.limits.dedup_per_peer = 1 << 16;
             p.limits.max_concurrent_requests = 1 << 20;
             p.limits.max_client_exchanges = 1 << 20;
+            // Many simulated members behind one socket: room for a burst.
+            config.socket.buffer_size = Some(4 << 20);
         })
         .await;
         v.push(Arc::new(c));

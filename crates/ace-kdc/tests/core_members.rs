@@ -735,3 +735,32 @@ fn discovery() {
     assert_eq!(get("?rt=core.osc*").split(',').count(), 5);
     assert!(get("").contains("</authz-info>"));
 }
+
+#[test]
+fn keying_material_is_renewed_before_it_expires() {
+    let h = Harness::memory(
+        r#"
+[[groups]]
+name = "short"
+key_lifetime = 100
+"#,
+    );
+    let a = join(&h, "short", REQUESTER, Some("coap://127.0.0.1:7/rk"));
+    assert_eq!(a.resp.material.exp, Some(h.now + 100));
+    // Nothing to do before the material expires (rekey_margin is 0 in the
+    // test configuration).
+    assert!(h.kdc.tick(h.now + 99).is_empty());
+    assert_eq!(h.kdc.next_deadline(), Some(h.now + 100));
+    let effects = h.kdc.tick(h.now + 100);
+    let Some(Effect::Rekey(d)) = effects.first() else {
+        panic!("no rekeying: {effects:?}")
+    };
+    assert_eq!(d.num, 1);
+    assert_eq!(d.targets.len(), 1);
+    let msg = RekeyingMessage::decode(&d.payload).unwrap();
+    assert_eq!(msg.material.exp, Some(h.now + 200));
+    assert_ne!(
+        msg.material.key.group_oscore().unwrap().gid(),
+        a.resp.material.key.group_oscore().unwrap().gid()
+    );
+}

@@ -602,3 +602,39 @@ async fn refused_requests_change_nothing() {
     let _ = MONITOR;
     let _: &NetClient = &c;
 }
+
+/// An access-rights update POSTed over the OSCORE channel (RFC 9203
+/// section 4.1), then a join without a stored N_S: 4.00 with a fresh
+/// `kdcchallenge` (Content-Format 261), which the retry signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_rights_update_and_a_fresh_kdcchallenge_over_oscore() {
+    let h = ServiceHarness::start().await;
+    let c = h.client().await;
+    let exp = h.now() + 600;
+    let m = c
+        .member(&h.authority, ClientKeys::ed25519(), &[("g1", MONITOR)], exp)
+        .await;
+    assert!(
+        m.n_s.is_empty(),
+        "a Monitor-only token gets no kdcchallenge"
+    );
+    let mut update = m.keys.token(&[("g1", REQUESTER)], exp);
+    update.cnf = ace_proto::cwt::Confirmation::Kid(m.keys.material.id.clone().unwrap());
+    let body = ace_proto::authz_info::TokenTransferRequest {
+        access_token: h.authority.mint(&update),
+        ..Default::default()
+    };
+    let r = c
+        .send_cbor(&m, Method::Post, "/authz-info", cf::ACE_CBOR, body.encode())
+        .await;
+    assert_eq!(r.code, Code::CREATED);
+    assert!(r.payload.is_empty());
+    let (r, _) = c.join(&m, "g1", REQUESTER, None, false).await;
+    assert_eq!(r.code, Code::BAD_REQUEST);
+    assert_eq!(r.content_format(), Some(cf::ACE_GROUPCOMM_CBOR));
+    let body = ace_proto::groupcomm::GroupcommErrorBody::decode(&r.payload).unwrap();
+    let mut m = m;
+    m.n_s = body.kdcchallenge.unwrap();
+    let (r, _) = c.join(&m, "g1", REQUESTER, None, false).await;
+    assert_eq!(r.code, Code::CREATED);
+}

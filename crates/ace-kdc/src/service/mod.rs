@@ -108,6 +108,8 @@ pub struct ServiceOptions {
     pub eviction_grace: Duration,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// SO_RCVBUF and SO_SNDBUF of the socket, if set.
+    pub socket_buffer: Option<usize>,
 }
 
 impl ServiceOptions {
@@ -130,6 +132,7 @@ impl ServiceOptions {
             sequence_block: 128,
             eviction_grace: Duration::from_secs(2),
             clock: Arc::new(SystemClock::default()),
+            socket_buffer: None,
         }
     }
 }
@@ -243,9 +246,10 @@ impl KdcService {
             protocol.extra_critical_options.push(OSCORE_OPTION);
         }
         let contexts = OscoreContexts::new();
-        let config = EndpointConfig::new(options.bind)
+        let mut config = EndpointConfig::new(options.bind)
             .protocol(protocol)
             .client_layer(contexts.client_layer());
+        config.socket.buffer_size = options.socket_buffer;
         let builder = EndpointBuilder::new(config);
         let (reports, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {

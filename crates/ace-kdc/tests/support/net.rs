@@ -87,11 +87,9 @@ impl NetClient {
         Self::new_with(kdc, |_| {}).await
     }
 
-    /// [`NetClient::new`] with the test protocol parameters adjusted by
-    /// `tune`.
-    pub async fn new_with(kdc: SocketAddr, tune: impl FnOnce(&mut ProtocolConfig)) -> Self {
-        let mut protocol = test_protocol();
-        tune(&mut protocol);
+    /// [`NetClient::new`] with the endpoint configuration (test protocol
+    /// parameters) adjusted by `tune`.
+    pub async fn new_with(kdc: SocketAddr, tune: impl FnOnce(&mut EndpointConfig)) -> Self {
         let contexts = OscoreContexts::new();
         let (tx, rx) = mpsc::unbounded_channel();
         let inner: ace_coap::SharedHandler = Arc::new(move |req: Request| {
@@ -112,9 +110,10 @@ impl NetClient {
             }
         });
         let handler = ace_coap::Layer::layer(&contexts.server_layer(), inner);
-        let config = EndpointConfig::new("127.0.0.1:0".parse().unwrap())
-            .protocol(protocol)
+        let mut config = EndpointConfig::new("127.0.0.1:0".parse().unwrap())
+            .protocol(test_protocol())
             .client_layer(contexts.client_layer());
+        tune(&mut config);
         let endpoint = CoapEndpoint::bind(config, handler).await.unwrap();
         Self {
             endpoint,
