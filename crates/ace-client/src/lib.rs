@@ -14,6 +14,7 @@
 //! | [`error`] | [`ClientError`]: CoAP code, RFC 9594 error id with its wording and client guidance |
 //! | [`view`] | [`JoinOutcome`], [`KeyingMaterialView`] (also the export format), [`GroupResponse`], [`ClientEvent`] |
 //! | [`state`] | [`state::ClientState`], the serializable state of the CLI's state file |
+//! | [`file`] | the TOML configuration file of the `ace-client` command ([`file::ClientFile`]) |
 //! | [`marks`] | Sender Sequence Number reservations, durable before use (RFC 8613 Appendix B.1.1) |
 //!
 //! # The flow
@@ -96,6 +97,7 @@ mod background;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod file;
 pub mod flow;
 pub mod hexser;
 pub mod marks;
