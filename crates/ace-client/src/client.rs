@@ -748,6 +748,34 @@ impl GroupClient {
         Ok(out)
     }
 
+    /// Sends `request` to one member (Sender ID `kid`, at `target`) in
+    /// pairwise mode (RFC 10021 section 8), e.g. in a pairwise-only group,
+    /// and returns its verified response. The member's credential is
+    /// fetched from the KDC if unknown; an Echo challenge is answered once.
+    pub async fn pairwise_request(
+        &self,
+        group: &str,
+        target: SocketAddr,
+        kid: &[u8],
+        request: Request,
+    ) -> Result<GroupResponse, ClientError> {
+        let member = self.inner.check_sender(group, self.now())?;
+        self.inner.ensure_member(&member.gid(), kid).await;
+        let reply = self
+            .inner
+            .client
+            .group_unicast(
+                target,
+                &Label::Group(group.to_string()),
+                request,
+                RequestMode::Pairwise(kid.to_vec()),
+            )
+            .await
+            .map_err(|e| op_error("pairwise request", e))?;
+        Inner::check_sequence(&self.inner, group);
+        Ok(group_response(target, reply.kid, reply.response))
+    }
+
     /// Serves `handler` to the group's members: it sees each verified
     /// request of `group` (group or pairwise mode), with an
     /// [`ace_coap::oscore::OscoreIdentity`] naming the sender, and its
@@ -931,11 +959,9 @@ impl Inner {
             .ok_or_else(|| ClientError::NotMember(group.to_string()))
     }
 
-    fn sending_targets(
-        &self,
-        group: &str,
-        now: u64,
-    ) -> Result<(Option<SocketAddr>, Vec<SocketAddr>, GroupMember), ClientError> {
+    /// The group's Group OSCORE state, if this member may send requests
+    /// now: the Requester role, a Sender ID, unexpired material.
+    fn check_sender(&self, group: &str, now: u64) -> Result<GroupMember, ClientError> {
         let st = lock(&self.state);
         let entry = st
             .groups
@@ -957,13 +983,27 @@ impl Inner {
                 expired_at: m.expires_at.unwrap_or(now),
             });
         }
+        Ok(entry.member.clone())
+    }
+
+    fn sending_targets(
+        &self,
+        group: &str,
+        now: u64,
+    ) -> Result<(Option<SocketAddr>, Vec<SocketAddr>, GroupMember), ClientError> {
+        let member = self.check_sender(group, now)?;
+        let st = lock(&self.state);
+        let entry = st
+            .groups
+            .get(group)
+            .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
         if entry.multicast.is_none() && entry.peers.is_empty() {
             return Err(ClientError::Config(format!(
                 "group {group:?} has no multicast address and no member addresses \
                  (JoinOptions::multicast / peers, or set_group_targets)"
             )));
         }
-        Ok((entry.multicast, entry.peers.clone(), entry.member.clone()))
+        Ok((entry.multicast, entry.peers.clone(), member))
     }
 
     /// A request over the context of session `id1`.

@@ -54,6 +54,7 @@
 //! renew_sender_id(&self, group) -> Result<Vec<u8>, ClientError>          POST .../nodes/N
 //! leave(&self, group) -> Result<(), ClientError>                         DELETE .../nodes/N
 //! group_request(&self, group, ace_coap::Request, collect_for: Duration) -> Result<Vec<GroupResponse>, ClientError>
+//! pairwise_request(&self, group, target: SocketAddr, kid: &[u8], ace_coap::Request) -> Result<GroupResponse, ClientError>
 //! serve(&self, group, ace_coap::SharedHandler) -> Result<(), ClientError>   responder / monitor
 //! set_group_targets(&self, group, multicast: Option<SocketAddr>, peers: Vec<SocketAddr>)
 //! events(&self) -> broadcast::Receiver<ClientEvent>

@@ -728,3 +728,188 @@ pub struct MembershipRecord {
     /// Known members.
     pub peers: Vec<PeerRecord>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ace_proto::groupcomm::{Capabilities, GroupKeyingMaterial};
+    use ace_proto::oscore_input::OscoreInputMaterial;
+
+    fn cred(seed: u8) -> Vec<u8> {
+        let key = ace_proto::keys::SigningKey::from_bytes(SignatureAlgorithm::EdDsa, &[seed; 32])
+            .unwrap();
+        Credential::ccs_for_signing_key(&key, "", None).into_bytes()
+    }
+
+    fn full_key(gid: &[u8]) -> GroupOscoreInputMaterial {
+        GroupOscoreInputMaterial {
+            oscore: OscoreInputMaterial {
+                ms: Some(vec![1; 16]),
+                context_id: Some(gid.to_vec()),
+                alg: Some(IntOrText::Int(10)),
+                ..OscoreInputMaterial::default()
+            },
+            group_sender_id: None,
+            cred_fmt: Some(14),
+            gp_enc_alg: Some(IntOrText::Int(10)),
+            sign_alg: Some(IntOrText::Int(-8)),
+            sign_params: Some(Capabilities::eddsa_ed25519()),
+            ecdh_alg: Some(IntOrText::Int(-27)),
+            ecdh_params: Some(Capabilities::okp_x25519()),
+        }
+    }
+
+    fn membership(num: u64) -> Membership {
+        let record = MembershipRecord {
+            group: "g1".into(),
+            node: "n1".into(),
+            roles: 6,
+            session: vec![0xc1],
+            sender_id: Some(vec![0x01]),
+            key: full_key(&[0xb1, 0, 1]).encode(),
+            num,
+            exp: Some(1000),
+            expires_at: Some(1000),
+            policies: GroupPolicies::default().encode(),
+            kdc_cred: cred(9),
+            clientchallenge: vec![7; 8],
+            own_credential: cred(1),
+            pairwise_only: false,
+            control_group_uri: None,
+            peers: vec![
+                PeerRecord {
+                    sender_id: vec![0x02],
+                    credential: cred(2),
+                    roles: Some(4),
+                },
+                PeerRecord {
+                    sender_id: vec![0x03],
+                    credential: cred(3),
+                    roles: Some(2),
+                },
+            ],
+        };
+        Membership::from_record(&record).unwrap()
+    }
+
+    /// A rekeying message for version `num` (only `ms`, `contextId`,
+    /// `salt` in `key`, as the KDC sends it).
+    fn rekey(num: i64, stale: Vec<Vec<u8>>, exp: Option<u64>, exi: Option<u64>) -> RekeyingMessage {
+        RekeyingMessage {
+            material: GroupKeyingMaterial {
+                key: GroupKey::GroupOscore(Box::new(GroupOscoreInputMaterial {
+                    oscore: OscoreInputMaterial {
+                        ms: Some(vec![num as u8; 16]),
+                        context_id: Some(vec![0xb1, 0, num as u8]),
+                        salt: Some(vec![5; 8]),
+                        ..OscoreInputMaterial::default()
+                    },
+                    ..GroupOscoreInputMaterial::default()
+                })),
+                num,
+                ace_groupcomm_profile: Some(1),
+                exp,
+                exi,
+            },
+            peers: None,
+            mgt_key_material: None,
+            stale_node_ids: Some(stale),
+        }
+    }
+
+    #[test]
+    fn the_next_version_is_installed_with_the_join_algorithms() {
+        let mut m = membership(4);
+        let out = m
+            .apply_rekey(
+                &rekey(5, vec![vec![0x03]], Some(2000), Some(900)),
+                100,
+                true,
+            )
+            .unwrap();
+        let RekeyOutcome::Install(plan) = out else {
+            panic!("{out:?}")
+        };
+        assert_eq!(plan.num, 5);
+        assert_eq!(plan.rekeying.key_generation, Some(5));
+        assert_eq!(plan.rekeying.stale_sender_ids, vec![vec![0x03]]);
+        assert_eq!(m.num, 5);
+        assert_eq!(m.gid(), [0xb1, 0, 5]);
+        assert!(m.peer(&[0x03]).is_none(), "stale member removed");
+        assert!(m.peer(&[0x02]).is_some());
+        // The algorithms are still those of the join.
+        let params = m.params(CountersignatureStructure::Rfc9338).unwrap();
+        assert!(params.has_group_mode() && params.has_pairwise_mode());
+        assert_eq!(params.master_salt, vec![5; 8]);
+        // exp is used with a synchronized clock.
+        assert_eq!(m.expires_at, Some(2000));
+    }
+
+    #[test]
+    fn versions_further_ahead_are_a_gap_and_older_ones_are_ignored() {
+        let mut m = membership(4);
+        let gap = m
+            .apply_rekey(&rekey(7, vec![], None, None), 0, true)
+            .unwrap();
+        assert!(
+            matches!(gap, RekeyOutcome::Gap { from: 4, to: 7 }),
+            "{gap:?}"
+        );
+        assert_eq!(m.num, 4, "nothing installed on a gap");
+        for old in [3, 4] {
+            let out = m
+                .apply_rekey(&rekey(old, vec![], None, None), 0, true)
+                .unwrap();
+            assert!(matches!(out, RekeyOutcome::Ignored { .. }), "{out:?}");
+        }
+        // After fetching the stale Sender IDs of the versions in between.
+        let plan = m
+            .install_after_gap(
+                &rekey(7, vec![], None, None).material,
+                &[vec![0x02]],
+                None,
+                0,
+                true,
+            )
+            .unwrap();
+        assert_eq!(plan.num, 7);
+        assert!(m.peer(&[0x02]).is_none());
+    }
+
+    #[test]
+    fn without_a_synchronized_clock_the_expiry_is_receipt_time_plus_exi() {
+        let mut m = membership(4);
+        m.apply_rekey(&rekey(5, vec![], Some(2000), Some(900)), 100, false)
+            .unwrap();
+        assert_eq!(m.expires_at, Some(1000));
+        assert!(!m.is_expired(999));
+        assert!(m.is_expired(1000));
+    }
+
+    #[test]
+    fn changed_algorithms_are_refused() {
+        let mut m = membership(4);
+        let mut message = rekey(5, vec![], None, None);
+        if let GroupKey::GroupOscore(k) = &mut message.material.key {
+            k.sign_alg = Some(IntOrText::Int(-7));
+        }
+        assert!(m.apply_rekey(&message, 0, true).is_err());
+        assert_eq!(m.num, 4);
+    }
+
+    #[test]
+    fn records_round_trip_and_build_a_group_context() {
+        let m = membership(4);
+        let again = Membership::from_record(&m.to_record()).unwrap();
+        assert_eq!(again.to_record(), m.to_record());
+        let identity = crate::config::Identity::from_key(
+            ace_proto::keys::SigningKey::from_bytes(SignatureAlgorithm::EdDsa, &[1; 32]).unwrap(),
+            "",
+        );
+        let security = m
+            .security(&identity, CountersignatureStructure::Rfc9338)
+            .unwrap();
+        assert_eq!(security.key_generation(), Some(4));
+        assert_eq!(security.current().members().count(), 2);
+    }
+}

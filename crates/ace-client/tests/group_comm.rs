@@ -149,3 +149,87 @@ async fn request_to_listed_members_and_credentials_learnt_on_first_contact() {
     .await
     .expect("bounded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pairwise_only_group_joined_with_the_mac_proof_and_used_pairwise() {
+    tokio::time::timeout(T, async {
+        let world = World::start().await;
+        let responder = world.client("responder").await;
+        let requester = world.client("requester").await;
+        responder
+            .join("gp", RESPONDER, JoinOptions::default())
+            .await
+            .unwrap();
+        requester
+            .join("gp", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        let view = requester.material("gp").unwrap();
+        assert_eq!(view.sign_alg, None, "pairwise-only: no signature algorithm");
+        assert_eq!(view.ecdh_alg, Some(-27));
+        responder.serve("gp", temperature("responder")).unwrap();
+        let kid = responder.sender_id("gp").unwrap();
+        let reply = requester
+            .pairwise_request("gp", responder.local_addr(), &kid, Request::get("/temp"))
+            .await
+            .unwrap();
+        assert_eq!(reply.payload, b"responder: 21.5");
+        assert_eq!(reply.kid, kid);
+        // No group mode in this group.
+        requester
+            .set_group_targets("gp", None, vec![responder.local_addr()])
+            .unwrap();
+        let e = requester
+            .group_request("gp", Request::get("/temp"), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ace_client::ClientError::Oscore(_)), "{e}");
+    })
+    .await
+    .expect("bounded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn es256_members_in_a_signature_only_group() {
+    tokio::time::timeout(T, async {
+        let world = World::start().await;
+        let es256 = ace_proto::keys::SignatureAlgorithm::Es256;
+        let responder = GroupClient::start(world.client_config_with("responder", es256))
+            .await
+            .unwrap();
+        let requester = GroupClient::start(world.client_config_with("requester", es256))
+            .await
+            .unwrap();
+        responder
+            .join("ges", RESPONDER, JoinOptions::default())
+            .await
+            .unwrap();
+        requester
+            .join("ges", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        responder.serve("ges", temperature("responder")).unwrap();
+        requester
+            .set_group_targets("ges", None, vec![responder.local_addr()])
+            .unwrap();
+        let replies = requester
+            .group_request("ges", Request::get("/temp"), Duration::from_millis(1500))
+            .await
+            .unwrap();
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].payload, b"responder: 21.5");
+        // An Ed25519 credential does not fit this group: error id 2.
+        let ed = world.client("ed").await;
+        let e = ed
+            .join("ges", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.error_id(),
+            Some(ace_proto::consts::groupcomm::ErrorId::IncompatibleCredential),
+            "{e}"
+        );
+    })
+    .await
+    .expect("bounded");
+}

@@ -30,7 +30,8 @@ pub const KDC_ES256: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8
 pub const CLIENTS: usize = 12;
 
 /// Default groups: `g1` (both modes, EdDSA), `g2` (both modes), `ges`
-/// (group mode, ES256), `gb` (backward security).
+/// (group mode, ES256), `gb` (backward security), `gp` (pairwise-only,
+/// X25519).
 pub const GROUPS: &str = r#"
 [[groups]]
 name = "g1"
@@ -46,6 +47,11 @@ signature = "ES256"
 [[groups]]
 name = "gb"
 backward_security = true
+
+[[groups]]
+name = "gp"
+mode = "pairwise"
+dh_curve = "X25519"
 "#;
 
 fn as_public() -> String {
