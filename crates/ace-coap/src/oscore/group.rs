@@ -61,6 +61,14 @@ pub struct GroupConfig {
 struct Inner {
     security: Mutex<GroupSecurity>,
     config: RwLock<GroupConfig>,
+    /// The current Gid and the previous one (during its grace period), so
+    /// that finding the member of a request does not wait for the member's
+    /// lock (held during signature checks).
+    gids: RwLock<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+fn gids_of(g: &GroupSecurity) -> (Vec<u8>, Option<Vec<u8>>) {
+    (g.gid().to_vec(), g.previous().map(|p| p.gid().to_vec()))
 }
 
 /// A Group OSCORE member, cheap to clone (see the module docs).
@@ -88,6 +96,7 @@ impl GroupMember {
     pub fn with_config(security: GroupSecurity, config: GroupConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
+                gids: RwLock::new(gids_of(&security)),
                 security: Mutex::new(security),
                 config: RwLock::new(config),
             }),
@@ -116,7 +125,7 @@ impl GroupMember {
     /// returns the previous one. Exchanges protected with the previous state
     /// can no longer be verified.
     pub fn replace(&self, security: GroupSecurity) -> GroupSecurity {
-        std::mem::replace(&mut *self.security(), security)
+        self.update(|g| std::mem::replace(g, security))
     }
 
     /// Installs new keying material at `now` (seconds since the epoch),
@@ -124,18 +133,50 @@ impl GroupMember {
     /// `rekeying.grace` seconds (RFC 10021 section 12.2,
     /// [`GroupSecurity::rekey`]).
     pub fn rekey(&self, rekeying: Rekeying, now: u64) -> Result<(), ContextError> {
-        self.security().rekey(rekeying, now)
+        self.update(|g| g.rekey(rekeying, now))
     }
 
     /// Runs `f` on the Group OSCORE state (to add or remove members, read
     /// keys, ...).
     pub fn update<R>(&self, f: impl FnOnce(&mut GroupSecurity) -> R) -> R {
-        f(&mut self.security())
+        let mut g = self.security();
+        let result = f(&mut g);
+        self.refresh(&g);
+        result
+    }
+
+    /// Records the Gids of `g` (called with the member's lock held).
+    fn refresh(&self, g: &GroupSecurity) {
+        *self
+            .inner
+            .gids
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = gids_of(g);
+    }
+
+    /// Drops the previous context if its grace period is over at `now`,
+    /// then verifies a request (RFC 10021 sections 7.2 and 8.4).
+    pub(crate) fn verify_request(
+        &self,
+        packet: &coap_lite::Packet,
+        now: u64,
+    ) -> Result<(coap_lite::Packet, ServerExchange), UnprotectError> {
+        let mut g = self.security();
+        if g.poll_timeout().is_some_and(|until| now >= until) {
+            g.handle_timeout(now);
+            self.refresh(&g);
+        }
+        g.unprotect_request(packet)
     }
 
     /// The current Gid.
     pub fn gid(&self) -> Vec<u8> {
-        self.security().gid().to_vec()
+        self.inner
+            .gids
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0
+            .clone()
     }
 
     /// The Key Generation Number of the current keying material.
@@ -146,8 +187,12 @@ impl GroupMember {
     /// Whether `gid` is the current Gid or that of the previous context
     /// still in its grace period.
     pub(crate) fn knows_gid(&self, gid: &[u8]) -> bool {
-        let g = self.security();
-        g.gid() == gid || g.previous().is_some_and(|p| p.gid() == gid)
+        let gids = self
+            .inner
+            .gids
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        gids.0 == gid || gids.1.as_deref() == Some(gid)
     }
 
     pub(crate) fn security(&self) -> MutexGuard<'_, GroupSecurity> {

@@ -139,7 +139,11 @@ type ObservationKey = (SocketAddr, Token);
 /// What protects an observation's notifications.
 pub(crate) enum Binding<L> {
     Oscore(Arc<Entry<L>>),
-    Group { label: L, member: GroupMember },
+    Group {
+        label: L,
+        member: GroupMember,
+        mode: ResponseMode,
+    },
 }
 
 /// A verified Observe registration (RFC 8613 section 4.1.3.5): the inner
@@ -149,7 +153,6 @@ pub(crate) struct Observed<L> {
     binding: Binding<L>,
     inner: Request,
     exchange: ServerExchange,
-    mode: ResponseMode,
 }
 
 /// The verified observations, by observer (peer and token).
@@ -417,7 +420,6 @@ async fn verified_oscore<L: Label>(
                                 binding: Binding::Oscore(entry),
                                 inner: inner_request,
                                 exchange,
-                                mode: ResponseMode::Pairwise,
                             },
                         );
                     }
@@ -453,11 +455,7 @@ async fn group_request<L: Label>(
     member: GroupMember,
 ) -> Response {
     let now = table.now();
-    let verified = {
-        let mut g = member.security();
-        g.handle_timeout(now);
-        g.unprotect_request(packet)
-    };
+    let verified = member.verify_request(packet, now);
     let (inner_packet, mut exchange) = match verified {
         Ok(v) => v,
         Err(UnprotectError::EchoRequired(challenge)) => {
@@ -519,10 +517,13 @@ async fn group_request<L: Label>(
                 table.observations.insert(
                     key,
                     Observed {
-                        binding: Binding::Group { label, member },
+                        binding: Binding::Group {
+                            label,
+                            member,
+                            mode,
+                        },
                         inner: inner_request,
                         exchange,
-                        mode,
                     },
                 );
             }
@@ -557,7 +558,7 @@ async fn notification<L: Label>(
     };
     let current = match &observed.binding {
         Binding::Oscore(entry) => table.is_current(entry) && !entry.is_expired(table.now()),
-        Binding::Group { label, member } => table.group(label).is_some_and(|m| m.same(member)),
+        Binding::Group { label, member, .. } => table.group(label).is_some_and(|m| m.same(member)),
     };
     if !current {
         return Response::new(Code::UNAUTHORIZED).with_max_age(0);
@@ -575,12 +576,11 @@ async fn notification<L: Label>(
                 .lock()
                 .protect_response_with(&packet, &mut observed.exchange, true)
         }
-        Binding::Group { member, .. } => member.security().protect_response_with(
-            &packet,
-            &mut observed.exchange,
-            observed.mode,
-            true,
-        ),
+        Binding::Group { member, mode, .. } => {
+            member
+                .security()
+                .protect_response_with(&packet, &mut observed.exchange, *mode, true)
+        }
     };
     match protected {
         Ok(outer) => {
