@@ -215,6 +215,7 @@ impl AuthorizationServer {
         payload: &[u8],
         now: u64,
     ) -> Reply {
+        let _span = tracing::debug_span!("token", peer = ?peer).entered();
         let result = self.authenticate(peer).and_then(|client| {
             let request = decode_ace_cbor::<AccessTokenRequest>(content_format, payload)
                 .map_err(TokenRequestError::Malformed)?;
@@ -581,6 +582,7 @@ impl AuthorizationServer {
         payload: &[u8],
         now: u64,
     ) -> Reply {
+        let _span = tracing::debug_span!("introspect", peer = ?peer).entered();
         let result = self.introspection_requester(peer).and_then(|audience| {
             let request = decode_ace_cbor::<IntrospectionRequest>(content_format, payload)
                 .map_err(IntrospectionError::Malformed)?;
