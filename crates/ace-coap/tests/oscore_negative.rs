@@ -335,3 +335,37 @@ async fn requests_with_our_own_sender_id_are_not_processed() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn responses_from_non_responders_are_refused_by_the_client() {
+    bounded(async {
+        // Member 0 serves (it believes it may respond); the requester knows
+        // it as a Requester only, so its responses are not delivered.
+        let g = group_server(SignatureAlgorithm::EdDsa, &[]).await;
+        let table = OscoreContexts::<String>::new();
+        table.add_group(
+            &l("g"),
+            GroupMember::new(g.group.security(1, &[Some(REQUESTER), None, None])),
+        );
+        let client = OscoreClient::new(client_endpoint().await, table);
+        let err = client
+            .group_unicast(
+                g.addr,
+                &l("g"),
+                Request::post("/act").with_payload("r"),
+                RequestMode::Group,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ClientError::Unprotect(UnprotectError::RoleNotAuthorized("response"))
+            ),
+            "{err}"
+        );
+        // The server did process the request; only its answer was refused.
+        assert_eq!(g.hits.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
