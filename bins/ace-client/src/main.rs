@@ -525,11 +525,16 @@ async fn execute(client: &GroupClient, args: &Args) -> anyhow::Result<()> {
                 peers: peers.clone(),
                 ..JoinOptions::default()
             };
+            let roles = if roles == 0 {
+                client.config().roles.unwrap_or(0)
+            } else {
+                roles
+            };
             let outcome = client.join(group, roles, opts).await?;
             out.line(
                 &format!(
                     "joined {group} as {} (node {}, Sender ID {}), version {}, Gid {}, {} member credential(s){}",
-                    role_names(roles.max(client.config().roles.unwrap_or(0))),
+                    role_names(roles),
                     outcome.node,
                     outcome.sender_id.as_ref().map_or("- (monitor)".to_string(), hex::encode),
                     outcome.num,
@@ -679,6 +684,15 @@ async fn execute(client: &GroupClient, args: &Args) -> anyhow::Result<()> {
         }
         Cmd::Listen { duration, count } => {
             let mut events = client.events();
+            // Ready once the observations are registered (bounded).
+            let groups = client.groups();
+            let ready = tokio::time::Instant::now() + Duration::from_secs(10);
+            while client.config().observe
+                && !groups.iter().all(|g| client.is_observing(g))
+                && tokio::time::Instant::now() < ready
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             // Catch up with what happened while no one listened.
             for group in client.groups() {
                 match client.keys(&group).await {

@@ -227,3 +227,61 @@ async fn help_documents_the_commands_and_the_state_file() {
         assert!(text.contains(word), "--help lacks {word}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listen_prints_the_rekeying_of_a_later_join() {
+    let world = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let member = Cli::new(&world, dir.path(), "member");
+    let joined = json_lines(
+        &member
+            .ok(&["--json", "join", "gb", "--roles", "responder"])
+            .await,
+    );
+    let num = joined[0]["num"].as_u64().unwrap();
+    let mut listen = member
+        .command(&["--json", "listen", "--count", "1", "--for", "50"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(listen.stdout.take().unwrap()).lines();
+    let ready: serde_json::Value = serde_json::from_str(
+        &tokio::time::timeout(T, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ready["group"], "gb");
+    // A join with backward security rekeys the group.
+    let other = world.client("other").await;
+    other
+        .join(
+            "gb",
+            ace_proto::roles::group_oscore::REQUESTER,
+            ace_client::JoinOptions::default(),
+        )
+        .await
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(
+        &tokio::time::timeout(T, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(event["event"], "rekeyed");
+    assert_eq!(event["num"].as_u64(), Some(num + 1));
+    assert!(
+        tokio::time::timeout(T, listen.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+    // The state file now holds the new version.
+    let keys = json_lines(&member.ok(&["--json", "keys", "gb"]).await);
+    assert_eq!(keys[0]["num"].as_u64(), Some(num + 1));
+}

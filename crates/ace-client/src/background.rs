@@ -44,6 +44,9 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
                 continue;
             }
         };
+        if let Some(inner) = weak.upgrade() {
+            inner.set_observing(&group, true);
+        }
         let mut first = true;
         while let Some(item) = observation.next().await {
             let Some(inner) = weak.upgrade() else { return };
@@ -77,6 +80,7 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
                 Ok(response) => {
                     match Inner::decode_refusal(&response) {
                         Some(ErrorId::GroupDeleted) => {
+                            inner.set_observing(&group, false);
                             inner.forget_group(&group);
                             inner.emit(ClientEvent::GroupDeleted {
                                 group: group.clone(),
@@ -84,6 +88,7 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
                             return;
                         }
                         Some(ErrorId::OnlyGroupMembers) | Some(ErrorId::MembershipTerminated) => {
+                            inner.set_observing(&group, false);
                             inner.forget_group(&group);
                             inner.emit(ClientEvent::Evicted {
                                 group: group.clone(),
@@ -97,6 +102,9 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
                 Err(e) => tracing::debug!(group, error = %e, "notification refused"),
             }
             first = false;
+        }
+        if let Some(inner) = weak.upgrade() {
+            inner.set_observing(&group, false);
         }
         tokio::time::sleep(RETRY).await;
     }

@@ -89,6 +89,8 @@ pub(crate) struct Inner {
     flows: tokio::sync::Mutex<()>,
     /// Serializes the installation of new material, per group.
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Groups whose `/ace-group/GROUPNAME` observation is registered.
+    observing: Mutex<std::collections::HashSet<String>>,
     /// Sender IDs whose credential the KDC did not have, with when it was
     /// asked (not asked again for a while).
     unknown_kids: Mutex<HashMap<(String, Vec<u8>), u64>>,
@@ -200,6 +202,7 @@ impl GroupClient {
             flows: tokio::sync::Mutex::new(()),
             group_locks: Mutex::new(HashMap::new()),
             unknown_kids: Mutex::new(HashMap::new()),
+            observing: Mutex::new(std::collections::HashSet::new()),
             config,
         });
         let _ = weak.set(Arc::downgrade(&inner));
@@ -292,6 +295,12 @@ impl GroupClient {
     /// The groups the client is a member of.
     pub fn groups(&self) -> Vec<String> {
         lock(&self.inner.state).groups.keys().cloned().collect()
+    }
+
+    /// Whether the observation of `/ace-group/GROUPNAME` is registered at
+    /// the KDC (rekeying notifications reach this client).
+    pub fn is_observing(&self, group: &str) -> bool {
+        lock(&self.inner.observing).contains(group)
     }
 
     /// The version of the keying material held for `group`.
@@ -667,7 +676,8 @@ impl GroupClient {
     /// Sends `request` to the group in group mode (RFC 10021 section 7) and
     /// collects the verified responses arriving within `collect_for`: to
     /// the group's multicast address (NON), or else to each listed member
-    /// (the same protected request to each). A response from a member whose
+    /// (the same protected request to each, confirmable; the call returns
+    /// once every listed member answered or `collect_for` passed). A response from a member whose
     /// credential the client lacks is verified after fetching the
     /// credential from the KDC (RFC 10021 section 7.4); a member that
     /// answers with an Echo challenge (its replay window is not valid) is
@@ -694,14 +704,23 @@ impl GroupClient {
                 for peer in peers {
                     let endpoint = endpoint.clone();
                     let outer = outer.clone();
-                    set.spawn(
-                        async move { endpoint.group_request(peer, outer, collect_for).await },
-                    );
+                    // Confirmable, so that a lost message is sent again;
+                    // each member answers once.
+                    let options = ace_coap::RequestOptions {
+                        confirmable: true,
+                        timeout: Some(collect_for),
+                    };
+                    set.spawn(async move {
+                        endpoint
+                            .request_with(peer, outer, options)
+                            .await
+                            .map(|r| (peer, r))
+                    });
                 }
                 let mut all = Vec::new();
                 while let Some(done) = set.join_next().await {
                     match done {
-                        Ok(Ok(responses)) => all.extend(responses),
+                        Ok(Ok(response)) => all.push(response),
                         Ok(Err(e)) => {
                             tracing::debug!(error = %e, "group request to a member failed")
                         }
@@ -1463,6 +1482,7 @@ impl Inner {
     }
 
     fn stop_tasks(&self, group: &str) {
+        lock(&self.observing).remove(group);
         let handles = lock(&self.tasks).remove(group).unwrap_or_default();
         let current = tokio::task::try_id();
         for h in handles {
@@ -1603,6 +1623,16 @@ impl Inner {
             .observe(self.config.kdc, &Label::Kdc(session), Request::get(&path))
             .await
             .map_err(|e| op_error(&format!("observe {path}"), e))
+    }
+
+    /// Records whether `group` is observed.
+    pub(crate) fn set_observing(&self, group: &str, on: bool) {
+        let mut set = lock(&self.observing);
+        if on {
+            set.insert(group.to_string());
+        } else {
+            set.remove(group);
+        }
     }
 
     /// What the poll task needs: the check interval and the expiry.

@@ -59,6 +59,7 @@
 //! set_group_targets(&self, group, multicast: Option<SocketAddr>, peers: Vec<SocketAddr>)
 //! events(&self) -> broadcast::Receiver<ClientEvent>
 //! current_num(&self, group) -> Option<u64>
+//! is_observing(&self, group) -> bool   (the /ace-group/G observation is registered)
 //! sender_id(&self, group) -> Option<Vec<u8>>
 //! group_security(&self, group) -> Option<ace_coap::oscore::GroupMember>   (handle keeps the material it had)
 //! material(&self, group) / export(&self, group, with_private_key) -> Option<KeyingMaterialView>
