@@ -1,8 +1,10 @@
 //! The KDC service: the [`Kdc`] core on an `ace-coap` endpoint with OSCORE
 //! channels (RFC 9203), a timer, and the I/O of the core's effects.
 //!
-//! * Requests: the OSCORE layer ([`oscore`]) verifies protected requests and
-//!   reports the channel; the handler turns the request into a
+//! * Requests: `ace-coap`'s OSCORE layer ([`ace_coap::oscore`]) verifies
+//!   protected requests with the channel contexts (labelled by
+//!   [`ChannelId`]) and reports the channel; the handler turns the request
+//!   into a
 //!   [`KdcRequest`], asks the core, carries out the effects and answers.
 //!   Channel contexts are installed before the response that announces
 //!   them (`/authz-info`) leaves.
@@ -32,8 +34,6 @@
 //!   reuses one; restored channels have no replay state and ask for Echo
 //!   first (Appendix B.1.2).
 
-pub mod oscore;
-
 use crate::admin::Command;
 use crate::config::KdcConfig;
 use crate::core::{
@@ -43,6 +43,7 @@ use crate::core::{
 use crate::model::ChannelId;
 use crate::store::{SqliteStore, Store};
 use ace_coap::handler::{Layer, SharedHandler};
+use ace_coap::oscore::{self as coap_oscore, OscoreContexts, Persistence};
 use ace_coap::request::Origin;
 use ace_coap::{
     CoapEndpoint, EndpointBuilder, EndpointConfig, Notifier, ProtocolConfig, Request, Response,
@@ -52,8 +53,6 @@ use ace_proto::cbor::Codec;
 use ace_proto::consts::content_format as cf;
 use ace_proto::consts::groupcomm::ErrorId;
 use ace_proto::problem::ProblemDetails;
-use group_oscore::{SecurityContext, SenderSequence};
-use oscore::{OSCORE_OPTION, OscoreContexts};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -185,13 +184,15 @@ pub enum ServiceError {
 
 struct Shared {
     kdc: Arc<Kdc>,
-    contexts: Arc<OscoreContexts>,
+    contexts: Arc<OscoreContexts<ChannelId>>,
     notifier: Notifier,
     endpoint: OnceLock<CoapEndpoint>,
     clock: Arc<dyn Clock>,
     sequence_block: u64,
     permits: Arc<Semaphore>,
     eviction_grace: Duration,
+    /// Seconds a channel's context outlives its token (see [`install`]).
+    context_grace: u64,
     reports: broadcast::Sender<DeliveryReport>,
 }
 
@@ -241,11 +242,9 @@ impl KdcService {
         restore: Vec<Effect>,
         options: ServiceOptions,
     ) -> std::io::Result<Self> {
-        let mut protocol = options.protocol.clone();
-        if !protocol.extra_critical_options.contains(&OSCORE_OPTION) {
-            protocol.extra_critical_options.push(OSCORE_OPTION);
-        }
-        let contexts = OscoreContexts::new();
+        let protocol = coap_oscore::protocol_config(options.protocol.clone());
+        let clock = options.clock.clone();
+        let contexts = OscoreContexts::with_clock(Arc::new(move || clock.now()));
         let mut config = EndpointConfig::new(options.bind)
             .protocol(protocol)
             .client_layer(contexts.client_layer());
@@ -261,6 +260,7 @@ impl KdcService {
             sequence_block: options.sequence_block.max(1),
             permits: Arc::new(Semaphore::new(options.delivery_concurrency.max(1))),
             eviction_grace: options.eviction_grace,
+            context_grace: ((options.eviction_grace + options.tick * 2).as_secs() + 1).max(5),
             reports,
         });
         apply(&shared, restore);
@@ -290,7 +290,7 @@ impl KdcService {
     }
 
     /// The OSCORE contexts of the channels.
-    pub fn contexts(&self) -> &Arc<OscoreContexts> {
+    pub fn contexts(&self) -> &Arc<OscoreContexts<ChannelId>> {
         &self.shared.contexts
     }
 
@@ -378,7 +378,7 @@ impl ace_coap::Handler for KdcHandler {
 
 async fn handle(shared: &Arc<Shared>, request: Request) -> Response {
     let now = shared.clock.now();
-    let caller = match request.security::<ChannelId>() {
+    let caller = match coap_oscore::label::<ChannelId>(&request) {
         Some(ch) => Caller::Channel(ch.clone()),
         None => Caller::Unauthenticated,
     };
@@ -443,26 +443,30 @@ impl group_oscore::SequenceStore for StoreReservation {
     }
 }
 
+/// Installs a channel's context: Sender Sequence Numbers reserved in the
+/// store, no replay state for a restored channel (Echo first), and an
+/// expiry just after the token's, so that an eviction notice can still be
+/// protected for the member whose token expired (the core refuses the
+/// member's requests from the token's expiry on).
 fn install(shared: &Shared, setup: &crate::core::ChannelSetup) {
-    let sequence = SenderSequence::resume(
-        setup.sequence_mark,
-        Box::new(StoreReservation {
-            store: shared.kdc.store().clone(),
-            channel: setup.channel.clone(),
-        }),
-        shared.sequence_block,
-    );
-    match SecurityContext::new(&setup.params) {
-        Ok(ctx) => {
-            let ctx = ctx.with_sequence(sequence);
-            let ctx = if setup.restored {
-                ctx.with_lost_replay_state()
-            } else {
-                ctx
-            };
-            shared.contexts.install(&setup.channel, ctx);
-        }
-        Err(e) => tracing::warn!(channel = %setup.channel, error = %e, "cannot install channel"),
+    let store = Box::new(StoreReservation {
+        store: shared.kdc.store().clone(),
+        channel: setup.channel.clone(),
+    });
+    let persistence = Persistence {
+        store,
+        resume_at: setup.sequence_mark,
+        block: shared.sequence_block,
+        replay_state_lost: setup.restored,
+        expires_at: setup
+            .expires_at
+            .map(|exp| exp.saturating_add(shared.context_grace)),
+    };
+    if let Err(e) = shared
+        .contexts
+        .install_persistent(&setup.channel, &setup.params, persistence)
+    {
+        tracing::warn!(channel = %setup.channel, error = %e, "cannot install channel");
     }
 }
 

@@ -1,9 +1,10 @@
 //! A minimal but honest group client over CoAP + OSCORE for the service
 //! tests: token transfer to `/authz-info` (RFC 9203: nonce1, ID1, the
 //! client-side context from the token's OSCORE_Input_Material), requests
-//! protected with that context (Echo retried once, RFC 8613 Appendix
-//! B.1.2), Observe, and a `control_uri` resource on which the KDC's
-//! rekeying POSTs and eviction DELETEs arrive (OSCORE-verified).
+//! and observations protected with that context by `ace-coap`'s OSCORE
+//! client (Echo answered, RFC 8613 Appendix B.1.2), and a `control_uri`
+//! resource on which the KDC's rekeying POSTs and eviction DELETEs arrive,
+//! verified by `ace-coap`'s OSCORE server layer.
 //!
 //! One [`NetClient`] endpoint carries any number of simulated members, each
 //! with its own OSCORE channel (its own Recipient ID in the table).
@@ -11,11 +12,9 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use super::{ClientKeys, Proof, TestAs, join_request};
-use ace_coap::{
-    CoapEndpoint, EndpointConfig, Observation, ProtocolConfig, Request, Response, SecurityIdentity,
-};
+use ace_coap::oscore::{ClientError, OscoreClient, OscoreContexts, OscoreObservation};
+use ace_coap::{CoapEndpoint, EndpointConfig, ProtocolConfig, Request, Response};
 use ace_kdc::ChannelId;
-use ace_kdc::service::oscore::OscoreContexts;
 use ace_proto::Codec;
 use ace_proto::authz_info::{TokenTransferRequest, TokenTransferResponse};
 use ace_proto::code::Code;
@@ -29,9 +28,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// The Echo option (RFC 9175).
-const ECHO: u16 = 252;
 
 /// Something the KDC sent to a member's `control_uri`.
 #[derive(Debug, Clone)]
@@ -47,7 +43,8 @@ pub struct Pushed {
 /// A client endpoint with simulated members.
 pub struct NetClient {
     pub endpoint: CoapEndpoint,
-    pub contexts: Arc<OscoreContexts>,
+    pub contexts: Arc<OscoreContexts<ChannelId>>,
+    client: OscoreClient<ChannelId>,
     kdc: std::sync::Mutex<SocketAddr>,
     next_id: AtomicU64,
     pub pushed: tokio::sync::Mutex<mpsc::UnboundedReceiver<Pushed>>,
@@ -78,7 +75,7 @@ pub fn test_protocol() -> ProtocolConfig {
     p.extra_critical_options.push(9);
     p.limits.max_observers = 1 << 20;
     p.limits.dedup_per_peer = 1024;
-    p
+    ace_coap::oscore::protocol_config(p)
 }
 
 impl NetClient {
@@ -95,7 +92,7 @@ impl NetClient {
         let inner: ace_coap::SharedHandler = Arc::new(move |req: Request| {
             let tx = tx.clone();
             async move {
-                let Some(member) = req.security::<ChannelId>().cloned() else {
+                let Some(member) = ace_coap::oscore::label::<ChannelId>(&req).cloned() else {
                     return Response::new(Code::UNAUTHORIZED);
                 };
                 let _ = tx.send(Pushed {
@@ -116,6 +113,7 @@ impl NetClient {
         tune(&mut config);
         let endpoint = CoapEndpoint::bind(config, handler).await.unwrap();
         Self {
+            client: OscoreClient::new(endpoint.clone(), contexts.clone()),
             endpoint,
             contexts,
             kdc: std::sync::Mutex::new(kdc),
@@ -250,23 +248,26 @@ impl NetClient {
         self.try_send(member, request).await.unwrap()
     }
 
-    /// [`NetClient::send`], with transport failures as errors.
+    /// [`NetClient::send`], with transport failures as errors. An
+    /// unprotected refusal by the KDC's OSCORE layer (RFC 8613 section
+    /// 8.2) comes back as a response with its code and diagnostic.
     pub async fn try_send(
         &self,
         member: &NetMember,
         request: Request,
     ) -> Result<Response, ace_coap::RequestError> {
-        let mut request = request;
-        request.security = Some(SecurityIdentity::new(member.channel.clone()));
-        let first = self.endpoint.request(self.kdc(), request.clone()).await?;
-        if first.code == Code::UNAUTHORIZED
-            && let Some(echo) = first.options.get(ECHO)
+        match self
+            .client
+            .request(self.kdc(), &member.channel, request)
+            .await
         {
-            let mut again = request;
-            again.options.set(ECHO, echo.to_vec());
-            return self.endpoint.request(self.kdc(), again).await;
+            Ok(r) => Ok(r),
+            Err(ClientError::Refused { code, diagnostic }) => {
+                Ok(Response::new(code).with_payload(diagnostic.unwrap_or_default()))
+            }
+            Err(ClientError::Request(e)) => Err(e),
+            Err(e) => panic!("OSCORE exchange failed: {e}"),
         }
-        Ok(first)
     }
 
     /// GET `path` over the member's channel.
@@ -338,13 +339,11 @@ impl NetClient {
     }
 
     /// Observes `path` over the member's channel.
-    pub async fn observe(&self, member: &NetMember, path: &str) -> Observation {
-        let mut request = Request::get(path);
-        // The OSCORE layer protects before the endpoint marks the request
-        // as a registration: the inner Observe must be there already.
-        request.options.set_uint(6, 0);
-        request.security = Some(SecurityIdentity::new(member.channel.clone()));
-        self.endpoint.observe(self.kdc(), request).await.unwrap()
+    pub async fn observe(&self, member: &NetMember, path: &str) -> OscoreObservation<ChannelId> {
+        self.client
+            .observe(self.kdc(), &member.channel, Request::get(path))
+            .await
+            .unwrap()
     }
 
     /// The next message pushed to a `control_uri` on this endpoint, within
