@@ -34,7 +34,7 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
             if !member(&inner, &group) {
                 return;
             }
-            inner.observe_group(&group).await
+            inner.observe_group(&group, false).await
         };
         let mut observation = match observation {
             Ok(o) => o,
@@ -105,6 +105,58 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
         }
         if let Some(inner) = weak.upgrade() {
             inner.set_observing(&group, false);
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+/// Observes the node resource `/ace-group/GROUPNAME/nodes/NODENAME` for
+/// the eviction notice (unsolicited 4.04 with error id 5, RFC 9594 section
+/// 5) when the KDC has no `control_uri` to send it to.
+pub(crate) async fn observe_node(weak: Weak<Inner>, group: String) {
+    loop {
+        let observation = {
+            let Some(inner) = weak.upgrade() else { return };
+            if !member(&inner, &group) {
+                return;
+            }
+            inner.observe_group(&group, true).await
+        };
+        let mut observation = match observation {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::debug!(group, error = %e, "node observation not registered");
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+        };
+        while let Some(item) = observation.next().await {
+            let Some(inner) = weak.upgrade() else { return };
+            let response = match item {
+                Ok(r) if !r.is_success() => r,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::debug!(group, error = %e, "node notification refused");
+                    continue;
+                }
+            };
+            let event = match Inner::decode_refusal(&response) {
+                Some(ErrorId::MembershipTerminated) | Some(ErrorId::OnlyGroupMembers) => {
+                    ClientEvent::Evicted {
+                        group: group.clone(),
+                    }
+                }
+                Some(ErrorId::GroupDeleted) => ClientEvent::GroupDeleted {
+                    group: group.clone(),
+                },
+                _ => {
+                    tracing::debug!(group, code = %response.code, "node observation ended");
+                    break;
+                }
+            };
+            inner.forget_group(&group);
+            inner.emit(event);
+            return;
         }
         tokio::time::sleep(RETRY).await;
     }

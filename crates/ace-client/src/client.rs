@@ -65,6 +65,8 @@ struct GroupEntry {
     member: GroupMember,
     multicast: Option<SocketAddr>,
     peers: Vec<SocketAddr>,
+    /// Whether the KDC was given a `control_uri` for this group.
+    control_uri: bool,
     /// The material expired and nothing newer arrived: the membership is
     /// out of the table until new material is installed.
     expired: bool,
@@ -259,8 +261,13 @@ impl GroupClient {
                 continue;
             }
             let group = membership.group.clone();
-            self.inner
-                .add_group(membership, record.multicast, record.peers.clone(), true)?;
+            self.inner.add_group(
+                membership,
+                record.multicast,
+                record.peers.clone(),
+                self.inner.config.control_uri,
+                true,
+            )?;
             Inner::start_tasks(&self.inner, &group, None);
         }
         Ok(())
@@ -474,8 +481,13 @@ impl GroupClient {
         self.inner
             .table
             .remove_group(&Label::Group(group.to_string()));
-        self.inner
-            .add_group(membership, opts.multicast, opts.peers.clone(), false)?;
+        self.inner.add_group(
+            membership,
+            opts.multicast,
+            opts.peers.clone(),
+            control,
+            false,
+        )?;
         Inner::start_tasks(&self.inner, group, opts.observe);
         self.inner.emit(ClientEvent::Joined {
             group: group.to_string(),
@@ -572,16 +584,14 @@ impl GroupClient {
     /// KDC's credential, verified against the stored `clientchallenge` and
     /// stored (a failed verification stores nothing).
     pub async fn kdc_cred(&self, group: &str) -> Result<(), ClientError> {
-        let (session, pairwise_only, n_c) = self.inner.group_info(group, |m| {
-            (
-                m.session.clone(),
-                m.pairwise_only,
-                m.clientchallenge.clone(),
-            )
-        })?;
+        let (pairwise_only, n_c) = self
+            .inner
+            .group_info(group, |m| (m.pairwise_only, m.clientchallenge.clone()))?;
         let path = format!("/ace-group/{group}/kdc-cred");
-        let response = self.inner.kdc_get(&session, &path).await?;
-        expect(&path, &response, Code::CONTENT)?;
+        let response = self
+            .inner
+            .group_op(group, Request::get(&path), Code::CONTENT)
+            .await?;
         let kdc = KdcCred::decode(&response.payload)
             .map_err(|e| ClientError::decode("KDC credential response", e))?;
         let _proof = verify_kdc_cred(&kdc, &n_c, pairwise_only, &self.inner.config.identity)?;
@@ -605,10 +615,11 @@ impl GroupClient {
     /// GET `/ace-group/GROUPNAME/policies` (RFC 9594 section 4.6.1); the
     /// policies are stored.
     pub async fn policies(&self, group: &str) -> Result<GroupPolicies, ClientError> {
-        let session = self.inner.group_info(group, |m| m.session.clone())?;
         let path = format!("/ace-group/{group}/policies");
-        let response = self.inner.kdc_get(&session, &path).await?;
-        expect(&path, &response, Code::CONTENT)?;
+        let response = self
+            .inner
+            .group_op(group, Request::get(&path), Code::CONTENT)
+            .await?;
         let policies = OrNothing::<PoliciesResponse>::decode(&response.payload)
             .map_err(|e| ClientError::decode("policies response", e))?
             .content()
@@ -631,15 +642,11 @@ impl GroupClient {
     /// DELETE `/ace-group/GROUPNAME/nodes/NODENAME` (RFC 9594 section 4.8.3):
     /// leaves the group and forgets its state.
     pub async fn leave(&self, group: &str) -> Result<(), ClientError> {
-        let (session, node) = self
-            .inner
-            .group_info(group, |m| (m.session.clone(), m.node.clone()))?;
+        let node = self.inner.group_info(group, |m| m.node.clone())?;
         let path = format!("/ace-group/{group}/nodes/{node}");
-        let response = self
-            .inner
-            .kdc_request(&session, Request::delete(&path))
+        self.inner
+            .group_op(group, Request::delete(&path), Code::DELETED)
             .await?;
-        expect(&format!("DELETE {path}"), &response, Code::DELETED)?;
         self.inner.forget_group(group);
         self.inner.emit(ClientEvent::Left {
             group: group.to_string(),
@@ -835,15 +842,6 @@ fn group_response(from: SocketAddr, kid: Vec<u8>, response: Response) -> GroupRe
     }
 }
 
-/// Refuses any code but `want`.
-fn expect(operation: &str, response: &Response, want: Code) -> Result<(), ClientError> {
-    if response.code == want {
-        Ok(())
-    } else {
-        Err(rejection(operation, response))
-    }
-}
-
 impl Inner {
     pub(crate) fn emit(&self, event: ClientEvent) {
         let _ = self.events.send(event);
@@ -929,6 +927,7 @@ impl Inner {
         membership: Membership,
         multicast: Option<SocketAddr>,
         peers: Vec<SocketAddr>,
+        control_uri: bool,
         restored: bool,
     ) -> Result<(), ClientError> {
         let security = self.build_security(&membership, restored)?;
@@ -943,6 +942,7 @@ impl Inner {
                 member,
                 multicast,
                 peers,
+                control_uri,
                 expired: false,
             },
         );
@@ -1034,8 +1034,24 @@ impl Inner {
             .map_err(|e| op_error(&operation, e))
     }
 
-    async fn kdc_get(&self, id1: &[u8], path: &str) -> Result<Response, ClientError> {
-        self.kdc_request(id1, Request::get(path)).await
+    /// A request about `group` over the context of the token it was joined
+    /// under, expecting `want`. A refusal that ends the membership (error
+    /// ids 0, 5, 6) makes the client forget the group.
+    async fn group_op(
+        &self,
+        group: &str,
+        request: Request,
+        want: Code,
+    ) -> Result<Response, ClientError> {
+        let session = self.group_info(group, |m| m.session.clone())?;
+        let operation = format!("{} {}", request.method, request.path_string());
+        let response = self.kdc_request(&session, request).await?;
+        if response.code == want {
+            return Ok(response);
+        }
+        let e = rejection(operation, &response);
+        self.on_refusal(group, &e);
+        Err(e)
     }
 
     async fn join_request(
@@ -1069,10 +1085,10 @@ impl Inner {
     }
 
     pub(crate) async fn fetch_num(&self, group: &str) -> Result<u64, ClientError> {
-        let session = self.group_info(group, |m| m.session.clone())?;
         let path = format!("/ace-group/{group}/num");
-        let response = self.kdc_get(&session, &path).await?;
-        expect(&format!("GET {path}"), &response, Code::CONTENT)?;
+        let response = self
+            .group_op(group, Request::get(&path), Code::CONTENT)
+            .await?;
         let num = VersionResponse::decode(&response.payload)
             .map_err(|e| ClientError::decode("version response", e))?;
         u64::try_from(num.0).map_err(|_| ClientError::malformed("version response", "negative"))
@@ -1083,7 +1099,6 @@ impl Inner {
         group: &str,
         filter: Option<CredsFilter>,
     ) -> Result<PeerCredentials, ClientError> {
-        let session = self.group_info(group, |m| m.session.clone())?;
         let path = format!("/ace-group/{group}/creds");
         let request = match filter {
             None => Request::get(&path),
@@ -1096,9 +1111,7 @@ impl Inner {
                     .encode(),
                 ),
         };
-        let operation = format!("{} {path}", request.method);
-        let response = self.kdc_request(&session, request).await?;
-        expect(&operation, &response, Code::CONTENT)?;
+        let response = self.group_op(group, request, Code::CONTENT).await?;
         let creds = OrNothing::<CredsResponse>::decode(&response.payload)
             .map_err(|e| ClientError::decode("credentials response", e))?
             .content()
@@ -1329,17 +1342,16 @@ impl Inner {
         peers: Option<&PeerCredentials>,
         source: RekeySource,
     ) -> Result<(), ClientError> {
-        let session = self.group_info(group, |m| m.session.clone())?;
         let path = format!("/ace-group/{group}/stale-sids");
         let response = self
-            .kdc_request(
-                &session,
+            .group_op(
+                group,
                 Request::fetch(&path)
                     .with_content_format(cf::CBOR)
                     .with_payload(StaleSidsRequest(from).encode()),
+                Code::CONTENT,
             )
             .await?;
-        expect(&format!("FETCH {path}"), &response, Code::CONTENT)?;
         let stale = StaleSidsResponse::from_payload(&response.payload)
             .map_err(|e| ClientError::decode("stale-sids response", e))?;
         match stale {
@@ -1422,14 +1434,10 @@ impl Inner {
         group: &str,
         source: RekeySource,
     ) -> Result<bool, ClientError> {
-        let session = self.group_info(group, |m| m.session.clone())?;
         let path = format!("/ace-group/{group}");
-        let response = self.kdc_get(&session, &path).await?;
-        if response.code != Code::CONTENT {
-            let e = rejection(format!("GET {path}"), &response);
-            self.on_refusal(group, &e);
-            return Err(e);
-        }
+        let response = self
+            .group_op(group, Request::get(&path), Code::CONTENT)
+            .await?;
         let kd = KeyDistributionResponse::decode(&response.payload)
             .map_err(|e| ClientError::decode("key distribution response", e))?;
         let lock_ = self.group_lock(group);
@@ -1525,10 +1533,11 @@ impl Inner {
 
     /// A new Sender ID (see [`GroupClient::renew_sender_id`]).
     pub(crate) async fn renew(self: &Arc<Self>, group: &str) -> Result<Vec<u8>, ClientError> {
-        let (session, node) = self.group_info(group, |m| (m.session.clone(), m.node.clone()))?;
+        let node = self.group_info(group, |m| m.node.clone())?;
         let path = format!("/ace-group/{group}/nodes/{node}");
-        let response = self.kdc_request(&session, Request::post(&path)).await?;
-        expect(&format!("POST {path}"), &response, Code::CHANGED)?;
+        let response = self
+            .group_op(group, Request::post(&path), Code::CHANGED)
+            .await?;
         let body = IndividualKeyingMaterial::decode(&response.payload)
             .map_err(|e| ClientError::decode("key renewal response", e))?;
         let sid = body
@@ -1604,6 +1613,19 @@ impl Inner {
                 Arc::downgrade(this),
                 group.to_string(),
             )));
+            let control_uri = lock(&this.state)
+                .groups
+                .get(group)
+                .is_some_and(|g| g.control_uri);
+            if !control_uri {
+                // No control_uri for eviction notices: they come as an
+                // unsolicited 4.04 to an observer of the node resource
+                // (RFC 9594 section 5).
+                handles.push(tokio::spawn(crate::background::observe_node(
+                    Arc::downgrade(this),
+                    group.to_string(),
+                )));
+            }
         }
         handles.push(tokio::spawn(crate::background::poll(
             Arc::downgrade(this),
@@ -1612,13 +1634,19 @@ impl Inner {
         lock(&this.tasks).insert(group.to_string(), handles);
     }
 
-    /// Registers the observation of `/ace-group/GROUPNAME`.
+    /// Registers the observation of `/ace-group/GROUPNAME`, or of the
+    /// node resource `/ace-group/GROUPNAME/nodes/NODENAME` when `node`.
     pub(crate) async fn observe_group(
         &self,
         group: &str,
+        node: bool,
     ) -> Result<OscoreObservation<Label>, ClientError> {
-        let session = self.group_info(group, |m| m.session.clone())?;
-        let path = format!("/ace-group/{group}");
+        let (session, name) = self.group_info(group, |m| (m.session.clone(), m.node.clone()))?;
+        let path = if node {
+            format!("/ace-group/{group}/nodes/{name}")
+        } else {
+            format!("/ace-group/{group}")
+        };
         self.client
             .observe(self.config.kdc, &Label::Kdc(session), Request::get(&path))
             .await

@@ -370,3 +370,64 @@ async fn eviction_and_group_deletion_end_the_membership() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_control_uri_an_eviction_is_noticed_through_the_observations() {
+    bounded(async {
+        let world = World::start().await;
+        let mut config = world.client_config("a");
+        config.control_uri = false;
+        let a = GroupClient::start(config).await.unwrap();
+        let joined = a
+            .join("g1", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        support::eventually(T, || a.is_observing("g1")).await;
+        // The node resource is observed beside the group resource.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut events = a.events();
+        world
+            .kdc()
+            .execute(&Command::Evict {
+                group: "g1".into(),
+                node: joined.node,
+            })
+            .unwrap();
+        wait_event(&mut events, T, |e| matches!(e, ClientEvent::Evicted { .. })).await;
+        assert!(a.groups().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_saying_not_a_member_ends_the_local_membership() {
+    bounded(async {
+        let world = World::start().await;
+        let mut config = world.client_config("a");
+        config.control_uri = false;
+        config.observe = false;
+        let a = GroupClient::start(config).await.unwrap();
+        let joined = a
+            .join("g1", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        let mut events = a.events();
+        // Evicted while not listening: the next request learns it.
+        world
+            .kdc()
+            .execute(&Command::Evict {
+                group: "g1".into(),
+                node: joined.node,
+            })
+            .unwrap();
+        let e = a.num("g1").await.unwrap_err();
+        assert_eq!(e.code(), Some(ace_proto::code::Code::FORBIDDEN), "{e}");
+        assert_eq!(
+            e.error_id(),
+            Some(ace_proto::consts::groupcomm::ErrorId::OnlyGroupMembers)
+        );
+        wait_event(&mut events, T, |e| matches!(e, ClientEvent::Evicted { .. })).await;
+        assert!(a.groups().is_empty());
+    })
+    .await;
+}
