@@ -10,7 +10,9 @@
 //!   groups: aiocoap requests in group mode and in pairwise mode, answered
 //!   by our member in pairwise mode and in group mode; our member requests
 //!   in group mode and in pairwise mode, answered by aiocoap (which answers
-//!   in pairwise mode).
+//!   in pairwise mode); and a group-mode request to the All CoAP Nodes
+//!   multicast address answered by an aiocoap member and one of ours that
+//!   listen on the same port.
 //!
 //! Each side checks that the other really used OSCORE (aiocoap reports
 //! whether the request arrived protected and which context verified it;
@@ -657,4 +659,113 @@ async fn es256_group_aiocoap_requests_our_member_answers_like_the_request() {
 #[tokio::test]
 async fn es256_group_our_member_requests_aiocoap() {
     bounded(our_member_requests_aiocoap(SignatureAlgorithm::Es256)).await;
+}
+
+/// A group-mode request to the IPv4 All CoAP Nodes address on loopback,
+/// where an aiocoap member and one of ours listen on the same port: both
+/// answer (aiocoap in pairwise mode), and our requester verifies both.
+async fn multicast_request_answered_by_aiocoap_and_our_member(alg: SignatureAlgorithm) {
+    let mut g = TestGroup::new(alg, 3);
+    g.structure = CountersignatureStructure::Aiocoap0_4_17;
+    // aiocoap is member 1 and knows members 0 (the requester) and 2.
+    let me = &g.members[1];
+    let peers = [0usize, 2]
+        .iter()
+        .map(|&i| {
+            format!(
+                r#""{}":"{}""#,
+                hex::encode(&g.members[i].sender_id),
+                hex::encode(&g.members[i].credential)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let peer_config = format!(
+        r#"{{"kind":"group","multicast":true,"alg":"{}","gid":"{}","ms":"{}","salt":"{}","sid":"{}","priv":"{}","cred":"{}","peers":{{{peers}}},"gm_cred":"{}"}}"#,
+        alg_name(g.alg),
+        hex::encode(&g.gid),
+        hex::encode(&g.secret),
+        hex::encode(&g.salt),
+        hex::encode(&me.sender_id),
+        hex::encode(me.key.to_bytes().as_slice()),
+        hex::encode(&me.credential),
+        hex::encode(&g.gm_credential),
+    );
+    let Some(mut peer) = Peer::start("server", &peer_config) else {
+        return;
+    };
+    let port = peer.ready().await.port();
+    let group = ace_coap::MulticastGroup::all_coap_nodes_v4(port, std::net::Ipv4Addr::LOCALHOST);
+    // Our member 2 on the same group and port.
+    let table = OscoreContexts::<String>::new();
+    table.add_group(&l("g"), g.member(2));
+    let router = Router::new().get("/hello", |_req: Request| async {
+        Response::content("hello from rust")
+    });
+    let _member = ace_coap::CoapEndpoint::bind(
+        config_with_group(group.clone()),
+        ace_coap::Layer::layer(&table.server_layer(), router.into_handler()),
+    )
+    .await
+    .unwrap();
+    // Our requester, member 0.
+    let requester = OscoreContexts::<String>::new();
+    requester.add_group(&l("g"), g.member(0));
+    let mut cfg = config();
+    cfg.socket.multicast_interface_v4 = Some(std::net::Ipv4Addr::LOCALHOST);
+    let client = OscoreClient::new(
+        ace_coap::CoapEndpoint::bind(cfg, ace_coap::handler::not_found())
+            .await
+            .unwrap(),
+        requester,
+    );
+    let replies = client
+        .group_request(
+            group.group,
+            &l("g"),
+            Request::get("/hello"),
+            RequestMode::Group,
+            Duration::from_millis(1500),
+        )
+        .await
+        .unwrap();
+    assert!(replies.refused.is_empty(), "{:?}", replies.refused);
+    let mut got: Vec<(Vec<u8>, Vec<u8>)> = replies
+        .replies
+        .iter()
+        .map(|r| (r.kid.clone(), r.response.payload.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                g.members[1].sender_id.clone(),
+                b"hello from aiocoap".to_vec()
+            ),
+            (g.members[2].sender_id.clone(), b"hello from rust".to_vec()),
+        ]
+    );
+    let e = peer.next("REQUEST").await;
+    assert_eq!(e["context"], "_GroupContextAspect");
+}
+
+fn config_with_group(group: ace_coap::MulticastGroup) -> ace_coap::EndpointConfig {
+    config().join(group)
+}
+
+#[tokio::test]
+async fn ed25519_multicast_request_answered_by_aiocoap_and_our_member() {
+    bounded(multicast_request_answered_by_aiocoap_and_our_member(
+        SignatureAlgorithm::EdDsa,
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn es256_multicast_request_answered_by_aiocoap_and_our_member() {
+    bounded(multicast_request_answered_by_aiocoap_and_our_member(
+        SignatureAlgorithm::Es256,
+    ))
+    .await;
 }

@@ -9,7 +9,8 @@ unprotected, silently).
 
 Output lines are a word followed by key=value pairs (hex or words).
 
-server: binds 127.0.0.1 on an ephemeral port, prints "READY <port>", then one
+server: binds 127.0.0.1 on an ephemeral port (with "multicast": true the
+  wildcard address, joining 224.0.1.187 on lo), prints "READY <port>", then one
   line per request it served ("REQUEST path= method= oscore=1 if it arrived
   protected, context= the kind of aiocoap context that verified it, kid= the
   requester's Sender ID"). Reading
@@ -183,9 +184,36 @@ async def serve(cfg):
     credentials = CredentialsMap()
     credentials[":peer"] = context(cfg)
     wrapped = OscoreSiteWrapper(site, credentials)
-    ctx = await aiocoap.Context.create_server_context(
-        wrapped, bind=("127.0.0.1", 0), transports=["udp6"]
-    )
+    if cfg.get("multicast"):
+        # The IPv4 All CoAP Nodes group on the loopback interface, on the
+        # ephemeral port of a wildcard socket. aiocoap sets only SO_REUSEPORT
+        # on it; SO_REUSEADDR is added so that a member of another
+        # implementation (which sets SO_REUSEADDR) can bind the same port.
+        import socket as socket_module
+        import aiocoap.transports.udp6 as udp6
+
+        class SharedPortSocket(socket_module.socket):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                self.setsockopt(socket_module.SOL_SOCKET, socket_module.SO_REUSEADDR, 1)
+
+        class SocketModule:
+            def __getattr__(self, name):
+                return getattr(socket_module, name)
+
+            socket = SharedPortSocket
+
+        udp6.socket = SocketModule()
+        ctx = await aiocoap.Context.create_server_context(
+            wrapped,
+            bind=("::", 0),
+            transports=["udp6"],
+            multicast=[("224.0.1.187", "lo")],
+        )
+    else:
+        ctx = await aiocoap.Context.create_server_context(
+            wrapped, bind=("127.0.0.1", 0), transports=["udp6"]
+        )
     port = ctx.request_interfaces[0].token_interface.message_interface._local_port()
     emit("READY %d" % port)
     loop = asyncio.get_running_loop()
