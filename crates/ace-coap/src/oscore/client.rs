@@ -17,7 +17,11 @@
 //!   [`LayerError`]s with the typed error's text, an Echo challenge reaches
 //!   the caller as the decrypted 4.01 with Echo, and the peer's unprotected
 //!   OSCORE errors (4.01 "Security context not found", ...) are returned as
-//!   responses so that the caller sees why.
+//!   responses so that the caller sees why. The layer protects before the
+//!   endpoint marks a request as an Observe registration, so an observer
+//!   puts the inner `Observe: 0` in the request it passes to
+//!   [`CoapEndpoint::observe`] (RFC 8613 section 4.1.3.5.1; the outer code
+//!   becomes FETCH); [`OscoreClient::observe`] does this itself.
 //!
 //! The endpoint must accept the OSCORE option in responses: add 9 to
 //! [`crate::ProtocolConfig::extra_critical_options`] (see
