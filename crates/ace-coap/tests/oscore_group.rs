@@ -483,3 +483,58 @@ async fn group_requests_through_the_client_layer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_member_without_replay_state_is_asked_again_by_unicast_after_a_multicast_request() {
+    bounded(async {
+        // Member 1 deleted and re-created the requester's Recipient Context
+        // (its replay window for member 0 is invalid, RFC 10021 section
+        // 2.6.1.2); member 2 is in order.
+        let state = |g: &TestGroup, i: usize| {
+            let mut s = g.security(i, &[]);
+            if i == 1 {
+                s.remove_members(&[g.members[0].sender_id.clone()]);
+                s.add_member(g.member_entry(0)).unwrap();
+            }
+            s
+        };
+        let m = multicast(SignatureAlgorithm::EdDsa, state, GroupConfig::default()).await;
+        let replies = m
+            .client
+            .group_request(
+                m.address,
+                &l("g"),
+                Request::get("/temp"),
+                RequestMode::Group,
+                WINDOW,
+            )
+            .await
+            .unwrap();
+        assert!(replies.refused.is_empty(), "{:?}", replies.refused);
+        assert_eq!(
+            sorted_payloads(&replies),
+            vec![
+                (vec![0x11], "one 21.5".to_string()),
+                (vec![0x12], "two 21.5".to_string())
+            ]
+        );
+        // Member 1 saw the request once, repeated in pairwise mode by
+        // unicast with the Echo value; member 2 once, by multicast.
+        assert_eq!(
+            *m.servers[0].2.0.lock().unwrap(),
+            vec![(l("g"), vec![0x10], Protection::PairwiseMode, false)]
+        );
+        assert_eq!(
+            *m.servers[1].2.0.lock().unwrap(),
+            vec![(l("g"), vec![0x10], Protection::GroupMode, true)]
+        );
+        let out = messages(&m.client_tap, Direction::Out);
+        assert_eq!(
+            out.len(),
+            2,
+            "the multicast request and one unicast repetition"
+        );
+        assert!(out[1].options.contains(number::OSCORE));
+    })
+    .await;
+}
