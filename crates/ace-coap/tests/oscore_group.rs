@@ -538,3 +538,70 @@ async fn a_member_without_replay_state_is_asked_again_by_unicast_after_a_multica
     })
     .await;
 }
+
+#[tokio::test]
+async fn observe_in_a_group_through_the_client_layer() {
+    bounded(async {
+        let g = TestGroup::new(SignatureAlgorithm::EdDsa, 2);
+        let level = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let lv = level.clone();
+        let router = Router::new().resource(
+            ace_coap::Resource::new("/level")
+                .get(move |req: Request| {
+                    let v = lv.load(Ordering::SeqCst);
+                    let mode = oscore::identity::<String>(&req).map(|i| i.protection);
+                    async move { Response::content(format!("{v} {mode:?}")) }
+                })
+                .observable(),
+        );
+        let server_table = OscoreContexts::<String>::new();
+        server_table.add_group(&l("g"), GroupMember::new(g.security(1, &[])));
+        let server = CoapEndpoint::bind(
+            config(),
+            ace_coap::Layer::layer(&server_table.server_layer(), router.into_handler()),
+        )
+        .await
+        .unwrap();
+        let client_table = OscoreContexts::<String>::new();
+        client_table.add_group(&l("g"), g.member(0));
+        let endpoint = CoapEndpoint::bind(
+            config().client_layer(client_table.client_layer()),
+            ace_coap::handler::not_found(),
+        )
+        .await
+        .unwrap();
+        for mode in [RequestMode::Group, RequestMode::Pairwise(vec![0x11])] {
+            level.store(0, Ordering::SeqCst);
+            let mut request = Request::get("/level");
+            request.options.set_uint(number::OBSERVE, 0);
+            request.security = Some(SecurityIdentity::new(GroupSend {
+                group: l("g"),
+                mode: mode.clone(),
+            }));
+            let mut obs = endpoint
+                .observe(server.local_addr(), request)
+                .await
+                .unwrap();
+            let protection = if mode == RequestMode::Group {
+                "Some(GroupMode)"
+            } else {
+                "Some(PairwiseMode)"
+            };
+            let first = obs.next().await.unwrap().unwrap();
+            assert_eq!(first.payload, format!("0 {protection}").as_bytes());
+            for v in 1..=3 {
+                level.store(v, Ordering::SeqCst);
+                server.notify("/level");
+                let n = obs.next().await.unwrap().unwrap();
+                assert_eq!(n.payload, format!("{v} {protection}").as_bytes());
+                assert!(n.observe().is_some());
+            }
+            drop(obs);
+        }
+        // Dropped observations are forgotten by the client only; the server
+        // keeps them until a notification is answered with a Reset (RFC
+        // 7641 section 3.6).
+        assert_eq!(server_table.observation_count(), 2);
+    })
+    .await;
+}
