@@ -66,11 +66,17 @@ use group_oscore::{ProtectError, ServerExchange, UnprotectError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Most Observe registrations kept per shard of the observation table;
-/// beyond, an arbitrary one is dropped (its next notification then ends
-/// the observation with 4.01).
-const MAX_OBSERVATIONS_PER_SHARD: usize = 1 << 16;
+/// Most Observe registrations kept per shard of the observation table (16
+/// shards: about 32 000 in all, three times the endpoint's default
+/// observer limit). The endpoint does not tell this layer when it drops an
+/// observer (a Reset, a deregistration), so state can outlive its
+/// observation; beyond the limit, the entry whose last registration or
+/// notification is the oldest is dropped, which spares live observations
+/// (each notification refreshes its entry). A live observation dropped
+/// this way ends with 4.01 at its next notification.
+const MAX_OBSERVATIONS_PER_SHARD: usize = 2048;
 
 /// The server-side OSCORE layer over a table (see the module docs).
 pub struct OscoreServerLayer<L> {
@@ -153,24 +159,30 @@ pub(crate) struct Observed<L> {
     binding: Binding<L>,
     inner: Request,
     exchange: ServerExchange,
+    /// When the entry was last (re)inserted, in insertions.
+    touched: u64,
 }
 
 /// The verified observations, by observer (peer and token).
 pub(crate) struct ObservationTable<L> {
     shards: Sharded<HashMap<ObservationKey, Observed<L>>>,
+    clock: AtomicU64,
 }
 
 impl<L: Label> ObservationTable<L> {
     pub(crate) fn new() -> Self {
         Self {
             shards: Sharded::new(),
+            clock: AtomicU64::new(0),
         }
     }
 
-    fn insert(&self, key: ObservationKey, observed: Observed<L>) {
+    fn insert(&self, key: ObservationKey, mut observed: Observed<L>) {
+        observed.touched = self.clock.fetch_add(1, Ordering::Relaxed);
         let mut shard = self.shards.write(&key);
         if shard.len() >= MAX_OBSERVATIONS_PER_SHARD
-            && let Some(victim) = shard.keys().next().copied()
+            && !shard.contains_key(&key)
+            && let Some(victim) = shard.iter().min_by_key(|(_, o)| o.touched).map(|(k, _)| *k)
         {
             shard.remove(&victim);
         }
@@ -178,7 +190,9 @@ impl<L: Label> ObservationTable<L> {
     }
 
     fn insert_if_absent(&self, key: ObservationKey, observed: Observed<L>) {
-        self.shards.write(&key).entry(key).or_insert(observed);
+        if !self.shards.read(&key).contains_key(&key) {
+            self.insert(key, observed);
+        }
     }
 
     /// Forgets the observation of `key`: a new request with the same token
@@ -420,6 +434,7 @@ async fn verified_oscore<L: Label>(
                                 binding: Binding::Oscore(entry),
                                 inner: inner_request,
                                 exchange,
+                                touched: 0,
                             },
                         );
                     }
@@ -524,6 +539,7 @@ async fn group_request<L: Label>(
                         },
                         inner: inner_request,
                         exchange,
+                        touched: 0,
                     },
                 );
             }
@@ -593,5 +609,61 @@ async fn notification<L: Label>(
             tracing::warn!(error = %e, "cannot protect a notification");
             Response::new(Code::UNAUTHORIZED).with_max_age(0)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oscore::table::SHARDS;
+    use group_oscore::{ContextParams, SecurityContext};
+    use std::sync::Mutex;
+
+    #[test]
+    fn overflow_evicts_the_least_recently_refreshed_observation() {
+        let entry = Arc::new(Entry {
+            label: 1u8,
+            recipient_id: b"c".to_vec(),
+            id_context: None,
+            expires_at: None,
+            context: Mutex::new(
+                SecurityContext::new(&ContextParams::new(&[2; 16], b"s", b"c")).unwrap(),
+            ),
+        });
+        let mut client = SecurityContext::new(&ContextParams::new(&[2; 16], b"c", b"s")).unwrap();
+        let mut packet = Packet::new();
+        packet.header.code = coap_lite::MessageClass::from(0x01);
+        let (outer, _) = client.protect_request(&packet).unwrap();
+        let (_, exchange) = entry.lock().unprotect_request(&outer).unwrap();
+        let observed = || Observed {
+            binding: Binding::Oscore(entry.clone()),
+            inner: Request::get("/x"),
+            exchange: exchange.clone(),
+            touched: 0,
+        };
+        let table = ObservationTable::<u8>::new();
+        let key = |i: u32| {
+            (
+                SocketAddr::from(([127, 0, 0, 1], 5683)),
+                Token::new(&i.to_be_bytes()).unwrap(),
+            )
+        };
+        let total = u32::try_from(MAX_OBSERVATIONS_PER_SHARD * SHARDS).unwrap();
+        for i in 0..total {
+            table.insert(key(i), observed());
+            // Key 0 is refreshed, as a live observation is by notifications.
+            if i % 1000 == 0
+                && let Some(o) = table.remove(&key(0))
+            {
+                table.insert(key(0), o);
+            }
+        }
+        for i in total..total + 4000 {
+            table.insert(key(i), observed());
+        }
+        assert!(table.len() <= MAX_OBSERVATIONS_PER_SHARD * SHARDS);
+        assert!(table.remove(&key(0)).is_some(), "the live one stays");
+        assert!(table.remove(&key(1)).is_none(), "the oldest went first");
+        assert!(table.remove(&key(total + 3999)).is_some());
     }
 }

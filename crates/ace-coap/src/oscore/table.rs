@@ -55,7 +55,7 @@ pub fn system_clock() -> Clock {
 }
 
 /// Number of shards of each map: enough that two cores rarely meet on one.
-const SHARDS: usize = 16;
+pub(crate) const SHARDS: usize = 16;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
