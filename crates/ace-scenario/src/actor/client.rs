@@ -477,13 +477,17 @@ impl Member for InProcessMember {
         self.client.material(group).map(|v| v.node)
     }
 
-    fn export(&self, group: &str) -> Option<MembershipRecord> {
-        self.client
-            .state()
-            .groups
-            .into_iter()
-            .find(|r| r.membership.group == group)
-            .map(|r| r.membership)
+    fn export(&self, group: &str) -> ActorFuture<'_, Option<MembershipRecord>> {
+        let group = group.to_string();
+        Box::pin(async move {
+            Ok(self
+                .client
+                .state()
+                .groups
+                .into_iter()
+                .find(|r| r.membership.group == group)
+                .map(|r| r.membership))
+        })
     }
 
     fn notices(&self) -> Vec<Notice> {

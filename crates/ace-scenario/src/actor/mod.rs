@@ -48,6 +48,10 @@ pub struct MemberSetup {
     pub dir: PathBuf,
     /// The group-mode countersignature structure.
     pub countersignature: group_oscore::group::CountersignatureStructure,
+    /// The path a Responder serves when the member is a process (the
+    /// `ace-client serve` command serves one path): the scenario's first
+    /// group request path.
+    pub serve_path: String,
 }
 
 /// A boxed future of an actor operation.
@@ -262,7 +266,7 @@ pub trait Member: Send + Sync {
 
     /// Its membership as the client stores it (keying material, members'
     /// credentials), for handing over and for checking forward security.
-    fn export(&self, group: &str) -> Option<MembershipRecord>;
+    fn export(&self, group: &str) -> ActorFuture<'_, Option<MembershipRecord>>;
 
     /// Unsolicited news so far.
     fn notices(&self) -> Vec<Notice>;

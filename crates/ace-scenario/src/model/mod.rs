@@ -221,6 +221,16 @@ pub enum CredsForm {
     Filter(CredsQuery),
 }
 
+/// The defect of a forged Join Request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flaw {
+    /// `client_cred_verify` is a signature by another key (error id 3).
+    Signature,
+    /// `client_cred` is of the other signature algorithm than the group's
+    /// (error id 2), correctly signed.
+    Credential,
+}
+
 /// The kind of expiry a step waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExpiryKind {
@@ -259,6 +269,18 @@ pub enum Action {
         get_creds: bool,
         /// Groups the token also covers (same roles), not joined now.
         token_for: Vec<String>,
+    },
+    /// A Join Request the client could not have built honestly, sent over
+    /// its OSCORE channel: the KDC must refuse it (RFC 9594 section 4.3.1).
+    ForgedJoin {
+        /// The client (it needs a token for the group).
+        client: String,
+        /// The group.
+        group: String,
+        /// AIF role bits.
+        roles: u64,
+        /// What is wrong with it.
+        flaw: Flaw,
     },
     /// An access token for roles on a group without joining (e.g. an
     /// external signature verifier, Group OSCORE profile section 9).
@@ -434,6 +456,7 @@ impl Action {
             Self::Hints { .. } => "hints",
             Self::Join { .. } => "join",
             Self::Token { .. } => "token",
+            Self::ForgedJoin { .. } => "forged_join",
             Self::Keys { .. } => "keys",
             Self::Num { .. } => "num",
             Self::Renew { .. } => "renew",

@@ -169,6 +169,20 @@ pub struct JoinBody {
     pub token_for: Option<Vec<String>>,
 }
 
+/// `forged_join`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgedJoinBody {
+    /// The client.
+    pub client: String,
+    /// The group.
+    pub group: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// `"signature"` or `"credential"`.
+    pub flaw: String,
+}
+
 /// `token`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -6,7 +6,7 @@ use super::duration::{self, RawDuration};
 use super::raw::{self, ClientList, RawExpect, RawScenario, RoleElement};
 use super::{
     Action, AsSettings, ClientSpec, CredsForm, CredsQuery, Expectation, ExpiryKind, ExternalKind,
-    ExternalSpec, KdcSettings, Location, Network, Scenario, ScenarioError, Step, role_bit,
+    ExternalSpec, Flaw, KdcSettings, Location, Network, Scenario, ScenarioError, Step, role_bit,
 };
 use ace_kdc::GroupSpec;
 use ace_proto::code::Code;
@@ -460,6 +460,24 @@ impl Validator<'_> {
                     token_for,
                 }
             }
+            "forged_join" => {
+                let b: raw::ForgedJoinBody = body(rest, here)?;
+                let flaw = match b.flaw.as_str() {
+                    "signature" => Flaw::Signature,
+                    "credential" => Flaw::Credential,
+                    other => {
+                        return Err(here(format!(
+                            "flaw = {other:?}: expected \"signature\" or \"credential\""
+                        )));
+                    }
+                };
+                Action::ForgedJoin {
+                    client: client(&b.client)?,
+                    group: group(&b.group)?,
+                    roles: self.roles(table, &b.roles, false)?,
+                    flaw,
+                }
+            }
             "token" => {
                 let b: raw::TokenBody = body(rest, here)?;
                 Action::Token {
@@ -698,6 +716,7 @@ pub const ACTIONS: &[&str] = &[
     "hints",
     "join",
     "token",
+    "forged_join",
     "keys",
     "num",
     "renew",

@@ -41,6 +41,8 @@ pub struct StepRecord {
     pub verdict: Verdict,
     /// What happened (values seen, or why it failed).
     pub detail: String,
+    /// The step's note from the file.
+    pub note: Option<String>,
     /// How long it took, milliseconds.
     pub elapsed_ms: u128,
 }

@@ -1,6 +1,8 @@
 //! The forward-security check (RFC 9594 section 6: after a member leaves,
 //! the group is rekeyed so that it cannot read what follows): a real group
-//! request under the new keys is captured off the wire and given to
+//! request under the new keys, sent to the current members and to an
+//! eavesdropping socket standing for the former member on the network, is
+//! taken off the wire there and given to
 //!
 //! 1. the departed member's Group OSCORE state as it was when it left:
 //!    it must not read it;
@@ -12,12 +14,10 @@
 
 use super::StepError;
 use super::world::World;
-use crate::capture::Event;
 use crate::model::Step;
 use ace_client::Identity;
 use ace_client::membership::{Membership, MembershipRecord, PeerRecord};
 use ace_coap::option::number;
-use ace_coap::tap::Direction;
 use ace_proto::cbor::Codec;
 use ace_proto::groupcomm::GroupOscoreInputMaterial;
 use ace_proto::roles::group_oscore::{MONITOR, RESPONDER};
@@ -89,7 +89,11 @@ pub(super) async fn check(
         .get(sender)
         .and_then(|m| m.local_addr())
         .ok_or_else(|| StepError::Check(format!("no address for {sender}")))?;
-    let mark = world.capture.snapshot().events.len();
+    // The former member listens on the network: the probe goes to it too.
+    let eavesdropper =
+        super::sniffer::Sniffer::start(&world.capture, &format!("{former} (eavesdropping)"))
+            .await
+            .map_err(|e| StepError::Check(format!("eavesdropper socket: {e}")))?;
     let (_, body) = world
         .send(
             step,
@@ -101,23 +105,21 @@ pub(super) async fn check(
             None,
             std::slice::from_ref(&reader),
             &[],
+            &[eavesdropper.addr()],
         )
         .await?;
-    let snapshot = world.capture.snapshot();
-    let bytes = snapshot.events[mark.min(snapshot.events.len())..]
-        .iter()
-        .find_map(|e| match e {
-            Event::Datagram(d)
-                if d.direction == Direction::Out
-                    && d.local == sender_addr
-                    && ace_coap::wire::decode(&d.bytes)
-                        .is_ok_and(|m| m.is_request() && m.options.contains(number::OSCORE)) =>
-            {
-                Some(d.bytes.clone())
-            }
-            _ => None,
+    let bytes = eavesdropper
+        .datagrams()
+        .into_iter()
+        .find_map(|(from, bytes)| {
+            (from == sender_addr
+                && ace_coap::wire::decode(&bytes)
+                    .is_ok_and(|m| m.is_request() && m.options.contains(number::OSCORE)))
+            .then_some(bytes)
         })
-        .ok_or_else(|| StepError::Check("the probe request was not captured".into()))?;
+        .ok_or_else(|| {
+            StepError::Check("the probe request did not reach the eavesdropper".into())
+        })?;
     let packet = coap_lite::Packet::from_bytes(&bytes)
         .map_err(|e| StepError::Check(format!("captured probe: {e:?}")))?;
 
@@ -126,10 +128,14 @@ pub(super) async fn check(
         .get(sender)
         .and_then(|m| m.sender_id(group))
         .ok_or_else(|| StepError::Check(format!("{sender} has no Sender ID in {group}")))?;
-    let current = world
+    let reader_member = world
         .members
         .get(&reader)
-        .and_then(|m| m.export(group))
+        .cloned()
+        .ok_or_else(|| StepError::Check(format!("no client {reader}")))?;
+    let current = reader_member
+        .export(group)
+        .await?
         .ok_or_else(|| StepError::Check(format!("{reader} holds no membership of {group}")))?;
     if current.num <= old.num {
         return Err(StepError::Check(format!(
@@ -139,13 +145,16 @@ pub(super) async fn check(
     }
 
     let mut leaver = security(&old, world, former)?;
-    if let Ok((inner, _)) = leaver.unprotect_request(&packet) {
-        return Err(StepError::Check(format!(
-            "{former}'s old keys (num {}) read the new message: {:?}",
-            old.num,
-            String::from_utf8_lossy(&inner.payload)
-        )));
-    }
+    let as_left = match leaver.unprotect_request(&packet) {
+        Ok((inner, _)) => {
+            return Err(StepError::Check(format!(
+                "{former}'s old keys (num {}) read the new message: {:?}",
+                old.num,
+                String::from_utf8_lossy(&inner.payload)
+            )));
+        }
+        Err(e) => format!("{e:?}"),
+    };
     let relabelled = relabel(&old, &current, &sender_sid)?;
     let mut forged = security(&relabelled, world, former)?;
     let forged_result = forged.unprotect_request(&packet);
@@ -167,7 +176,7 @@ pub(super) async fn check(
         ));
     }
     Ok(format!(
-        "probe under num {}: unreadable with {former}'s num {} keys (as left: refused; relabelled with the new Gid: {:?}); read by {reader}'s current keys",
+        "probe under num {} taken off the wire: unreadable with {former}'s num {} keys (as left: {as_left}; relabelled with the new Gid: {}); read by {reader}'s current keys",
         current.num,
         old.num,
         forged_result

@@ -6,6 +6,7 @@
 
 pub mod config;
 mod forward;
+mod sniffer;
 mod steps;
 mod world;
 
@@ -209,6 +210,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> RunReport {
                     expected: step.expect.to_string(),
                     verdict: Verdict::Skipped,
                     detail: String::new(),
+                    note: step.note.clone(),
                     elapsed_ms: 0,
                 });
                 continue;
@@ -222,13 +224,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> RunReport {
                     step.timeout
                 ))),
             };
-            let (verdict, mut detail) = judge(step, outcome);
-            if let Some(note) = &step.note
-                && verdict == Verdict::Passed
-                && detail.is_empty()
-            {
-                detail = note.clone();
-            }
+            let (verdict, detail) = judge(step, outcome);
             let record = StepRecord {
                 index: step.index,
                 line: step.line,
@@ -237,6 +233,7 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> RunReport {
                 expected: step.expect.to_string(),
                 verdict,
                 detail,
+                note: step.note.clone(),
                 elapsed_ms: t.elapsed().as_millis(),
             };
             log.step(&record);

@@ -4,8 +4,9 @@
 use super::world::{Membership, World};
 use super::{StepError, is_bulk};
 use crate::actor::{ActorError, Member, Notice, Reply};
-use crate::model::{Action, CredsForm, ExpiryKind, Step};
+use crate::model::{Action, CredsForm, ExpiryKind, Flaw, Step};
 use ace_kdc::admin::Command;
+use ace_proto::cbor::Codec;
 use ace_proto::groupcomm::CredsFilter;
 use ace_proto::roles::Roles;
 use ace_proto::roles::group_oscore::{self, MONITOR, RESPONDER};
@@ -27,6 +28,18 @@ pub fn summary(action: &Action) -> String {
         Action::Hints { client, group } => {
             format!("{client} asks the KDC for {group} without a token")
         }
+        Action::ForgedJoin {
+            client,
+            group,
+            flaw,
+            ..
+        } => format!(
+            "{client} sends a Join Request to {group} with a forged {}",
+            match flaw {
+                Flaw::Signature => "PoP signature",
+                Flaw::Credential => "credential",
+            }
+        ),
         Action::Token {
             client,
             group,
@@ -127,6 +140,29 @@ pub fn summary(action: &Action) -> String {
             format!("keying material of {group} handed to {external}")
         }
     }
+}
+
+/// A raw response as a step outcome: success, or a refusal with its
+/// code and error id.
+fn refusal_or_success(
+    method: &str,
+    path: &str,
+    r: crate::actor::RawReply,
+) -> Result<String, StepError> {
+    if r.code.is_success() {
+        return Ok(format!("{} ({} bytes)", r.code, r.payload.len()));
+    }
+    let id = ace_proto::problem::error_id_of(&r.payload)
+        .and_then(ace_proto::consts::groupcomm::ErrorId::from_value);
+    Err(StepError::Refused(ActorError::refused(
+        r.code,
+        id,
+        format!(
+            "{method} {path} answered {}{}",
+            r.code,
+            id.map(|i| format!(", error id {i}")).unwrap_or_default()
+        ),
+    )))
 }
 
 fn hex(b: &[u8]) -> String {
@@ -269,12 +305,13 @@ impl World {
                     return Err(StepError::Check(format!("/num is {got}, expected {n}")));
                 }
                 let installed = m.installed_num(group);
-                if installed.is_some_and(|i| i != got) {
-                    return Err(StepError::Check(format!(
-                        "/num is {got} but the client has version {installed:?} installed"
-                    )));
-                }
-                Ok(format!("/num = {got}, matches the installed version"))
+                Ok(match installed {
+                    Some(i) if i == got => format!("/num = {got}, the installed version"),
+                    Some(i) => {
+                        format!("/num = {got}; version {i} installed: stale, fetch the keys")
+                    }
+                    None => format!("/num = {got}"),
+                })
             }
             Action::Renew { client, group } => {
                 let m = self.member(client)?;
@@ -386,6 +423,7 @@ impl World {
                     responders.as_deref(),
                     seen_by,
                     not_seen_by,
+                    &[],
                 )
                 .await
                 .map(|(detail, _)| detail),
@@ -395,7 +433,7 @@ impl World {
                 let node = m.node_name(group).ok_or_else(|| {
                     StepError::Check(format!("{client} has no node name in {group}"))
                 })?;
-                if let Some(r) = m.export(group) {
+                if let Some(r) = m.export(group).await? {
                     self.departed.insert((client.clone(), group.clone()), r);
                 }
                 let before = self.kdc.current_num(group).await?.unwrap_or(0);
@@ -552,21 +590,26 @@ impl World {
                     .member(client)?
                     .raw_request(method, path, payload.clone(), *content_format)
                     .await?;
-                if r.code.is_success() {
-                    Ok(format!("{} ({} bytes)", r.code, r.payload.len()))
-                } else {
-                    let id = ace_proto::problem::error_id_of(&r.payload)
-                        .and_then(ace_proto::consts::groupcomm::ErrorId::from_value);
-                    Err(StepError::Refused(ActorError::refused(
-                        r.code,
-                        id,
-                        format!(
-                            "{method} {path} answered {}{}",
-                            r.code,
-                            id.map(|i| format!(", error id {i}")).unwrap_or_default()
-                        ),
-                    )))
-                }
+                refusal_or_success(method, path, r)
+            }
+            Action::ForgedJoin {
+                client,
+                group,
+                roles,
+                flaw,
+            } => {
+                let payload = self.forged_join(client, group, *roles, *flaw)?;
+                let path = format!("/ace-group/{group}");
+                let r = self
+                    .member(client)?
+                    .raw_request(
+                        "POST",
+                        &path,
+                        Some(payload),
+                        Some(ace_proto::consts::content_format::ACE_GROUPCOMM_CBOR),
+                    )
+                    .await?;
+                refusal_or_success("POST", &path, r)
             }
             Action::Unreadable {
                 sender,
@@ -579,7 +622,7 @@ impl World {
                         StepError::Check(format!("no external member {external}"))
                     })?;
                 let sponsor = e.sponsor().to_string();
-                let record = self.member(&sponsor)?.export(group).ok_or_else(|| {
+                let record = self.member(&sponsor)?.export(group).await?.ok_or_else(|| {
                     StepError::Check(format!("{sponsor} is not a member of {group}"))
                 })?;
                 let identity = self
@@ -599,6 +642,57 @@ impl World {
                 ))
             }
         }
+    }
+
+    /// A Join Request with `flaw` for `client` (RFC 9594 section 4.3.1).
+    fn forged_join(
+        &self,
+        client: &str,
+        group: &str,
+        roles: u64,
+        flaw: Flaw,
+    ) -> Result<Vec<u8>, StepError> {
+        use ace_proto::credential::Credential;
+        use ace_proto::keys::{SignatureAlgorithm, SigningKey, random_bytes};
+        let id = self
+            .deployment
+            .client(client)
+            .ok_or_else(|| StepError::Check(format!("no identity for {client}")))?;
+        let scope = ace_client::flow::join_scope(group, roles);
+        let cnonce = random_bytes(8);
+        // The KDC's challenge is unknown here; what is signed does not matter
+        // for either flaw.
+        let input = ace_proto::pop::client_pop_input(&scope, &random_bytes(8), &cnonce);
+        let (cred, signature) = match flaw {
+            Flaw::Signature => {
+                let other = SigningKey::generate(id.signing.algorithm());
+                (
+                    Credential::ccs_for_signing_key(&id.signing, client, None).into_bytes(),
+                    other.sign(&input),
+                )
+            }
+            Flaw::Credential => {
+                let alg = match id.signing.algorithm() {
+                    SignatureAlgorithm::EdDsa => SignatureAlgorithm::Es256,
+                    SignatureAlgorithm::Es256 => SignatureAlgorithm::EdDsa,
+                };
+                let key = SigningKey::generate(alg);
+                (
+                    Credential::ccs_for_signing_key(&key, client, None).into_bytes(),
+                    key.sign(&input),
+                )
+            }
+        };
+        Ok(ace_proto::groupcomm::JoinRequest {
+            scope: Some(scope),
+            get_creds: None,
+            client_cred: Some(cred),
+            cnonce,
+            client_cred_verify: Some(signature),
+            creds_repo: None,
+            control_uri: None,
+        }
+        .encode())
     }
 
     /// Polls `done` until it holds or the step's time is nearly up.
@@ -675,6 +769,7 @@ impl World {
             }
         }
         bar.finish_and_clear();
+        let join_time = started.elapsed();
         for (name, joined) in &ok {
             for j in joined {
                 self.memberships
@@ -683,6 +778,31 @@ impl World {
                     self.sender_ids
                         .insert((j.group.clone(), sid.clone()), name.clone());
                 }
+            }
+        }
+        // Observing members: wait until their registrations are answered, so
+        // that what the KDC sends next reaches them (RFC 7641 section 3.1).
+        let kdc = self.kdc.addr();
+        let mut waiting: Vec<(String, std::net::SocketAddr, usize)> = Vec::new();
+        for (name, joined) in &ok {
+            let observes = self.scenario.client(name).is_some_and(|c| c.observe);
+            if let (true, Some(addr)) = (observes, self.member(name)?.local_addr()) {
+                waiting.push((name.clone(), addr, joined.len()));
+            }
+        }
+        if !waiting.is_empty() {
+            let capture = self.capture.clone();
+            let registered = self
+                .wait_for(step, || {
+                    waiting
+                        .iter()
+                        .all(|(_, addr, n)| capture.answered_observations(*addr, kdc) >= *n)
+                })
+                .await;
+            if !registered {
+                return Err(StepError::Check(
+                    "joined, but not every observing member's registration was answered".into(),
+                ));
             }
         }
         // Responders and monitors serve the group from now on.
@@ -735,12 +855,12 @@ impl World {
                 .collect();
             return Ok(format!("{name} joined {}", parts.join("; ")));
         }
-        let elapsed = started.elapsed();
         Ok(format!(
-            "{} joins in {:.2} s ({:.0} joins/s)",
+            "{} joins in {:.2} s ({:.0} joins/s), every observation registered after {:.2} s",
             ok.len(),
-            elapsed.as_secs_f64(),
-            ok.len() as f64 / elapsed.as_secs_f64().max(1e-6)
+            join_time.as_secs_f64(),
+            ok.len() as f64 / join_time.as_secs_f64().max(1e-6),
+            started.elapsed().as_secs_f64()
         ))
     }
 
@@ -754,7 +874,7 @@ impl World {
         let before = self.kdc.current_num(group).await?.unwrap_or(0);
         for name in clients {
             let m = self.member(name)?;
-            let record = m.export(group);
+            let record = m.export(group).await?;
             m.leave(group).await?;
             if let Some(r) = record {
                 self.departed.insert((name.clone(), group.to_string()), r);
@@ -781,12 +901,14 @@ impl World {
         responders: Option<&[String]>,
         seen_by: &[String],
         not_seen_by: &[String],
+        extra_targets: &[std::net::SocketAddr],
     ) -> Result<(String, Vec<u8>), StepError> {
         self.learn_sender_ids(group);
         // A marker makes this step's request recognisable at the receivers.
         let body = format!("{payload} [step {}]", step.index).into_bytes();
         let replies = if let Some(e) = self.externals.get(client).cloned() {
-            let targets = self.serving_addresses(group, client);
+            let mut targets = self.serving_addresses(group, client);
+            targets.extend_from_slice(extra_targets);
             e.send(group, path, body.clone(), window, targets).await?
         } else {
             let mut targets = self.serving_addresses(group, client);
@@ -796,6 +918,7 @@ impl World {
                     .filter(|e| e.holds(group))
                     .map(|e| e.addr()),
             );
+            targets.extend_from_slice(extra_targets);
             self.member(client)?
                 .send(group, targets, path, body.clone(), window)
                 .await?
@@ -876,7 +999,7 @@ impl World {
         match kind {
             ExpiryKind::Token => {
                 let before = self.kdc.current_num(group).await?.unwrap_or(0);
-                if let Some(r) = m.export(group) {
+                if let Some(r) = m.export(group).await? {
                     self.departed
                         .insert((client.to_string(), group.to_string()), r);
                 }
