@@ -46,6 +46,23 @@
 //!   outgoing request and returns per-exchange state that sees every
 //!   complete response, notification, or group member's response.
 //!
+//! # Performance
+//!
+//! One task owns the protocol state (no lock on the hot path); datagrams
+//! are read in batches; duplicate detection is per peer. Two knobs on
+//! [`EndpointConfig`]:
+//!
+//! * `dispatch`: [`runtime::HandlerDispatch::Spawn`] (default) runs every
+//!   handler on its own task; `InlineFirstPoll` polls it once on the
+//!   driver first, which saves a task and a channel hop for handlers that
+//!   answer without waiting (a pending handler still moves to its own task).
+//! * `busy_poll`: after activity, keep checking the socket for a while
+//!   instead of sleeping; lowers latency and CPU per request at moderate
+//!   load on a dedicated core, at the price of a spinning core.
+//!
+//! `BENCHMARKS.md` (section ace-coap) compares the endpoint with libcoap and
+//! the `coap` crate; `ace-coap-load` is the load tool.
+//!
 //! # Example
 //!
 //! ```no_run
