@@ -573,7 +573,10 @@ impl CoapEndpoint {
     }
 
     /// Sends a NON request to a multicast group and collects the responses
-    /// that arrive within `window` (RFC 7252 section 8.1).
+    /// that arrive within `window` (RFC 7252 section 8.1). Servers delay
+    /// their answers by a random time within their DEFAULT_LEISURE (5 s by
+    /// default, section 8.2), so the window should be longer than that;
+    /// servers with nothing useful to say (an error) stay silent.
     pub async fn group_request(
         &self,
         group: SocketAddr,
