@@ -383,7 +383,7 @@ impl Kdc {
         ))
     }
 
-    /// Switches to group commit (see [`commit`]): a writer thread writes
+    /// Switches to group commit (module `core::commit`): a writer thread writes
     /// the batches of concurrent transitions in shared transactions, and no
     /// storage I/O happens under the state lock. [`Kdc::handle`] then blocks
     /// until its transition is durable; an async caller runs it on a

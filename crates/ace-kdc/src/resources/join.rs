@@ -10,7 +10,7 @@
 //! 2. **prepare** (unlocked): roles against the token, the credential
 //!    against the group (error 2), the PoP over `scope | N_S | N_C` (error
 //!    3), and the KDC's own `kdc_cred_verify`. The result is a
-//!    [`PreparedJoin`] that only this module can make from verified input.
+//!    `PreparedJoin` that only this module can make from verified input.
 //! 3. **commit** (locked, short): re-checks the snapshot (same token, same
 //!    N_S, same group, same membership), rekeys when the group wants
 //!    backward security, assigns a Sender ID never used under the current
