@@ -638,3 +638,123 @@ async fn access_rights_update_and_a_fresh_kdcchallenge_over_oscore() {
     let (r, _) = c.join(&m, "g1", REQUESTER, None, false).await;
     assert_eq!(r.code, Code::CREATED);
 }
+
+/// The remaining error ids through the service: 1 (a Monitor renewing a
+/// Sender ID or updating a credential), 2 and 3 on a credential update, 4
+/// (no Sender ID left), 9 (group not active); each without state change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remaining_error_ids_over_the_network() {
+    let groups = format!(
+        "{}\n[[groups]]\nname = \"off\"\nactive = false\n",
+        support::GROUPS
+    );
+    let h = ServiceHarness::start_with(&groups).await;
+    let c = h.client().await;
+    let exp = h.now() + 600;
+
+    // 9: the group is not active.
+    let m = c
+        .member(
+            &h.authority,
+            ClientKeys::ed25519(),
+            &[("off", REQUESTER)],
+            exp,
+        )
+        .await;
+    let before = h.fingerprint();
+    let (r, _) = c.join(&m, "off", REQUESTER, None, false).await;
+    assert_eq!((r.code, id(&r)), (Code::SERVICE_UNAVAILABLE, Some(9)));
+    assert_eq!(h.fingerprint(), before);
+
+    // 1: a Monitor has no Sender ID to renew and no credential to update.
+    let mon = c
+        .member(&h.authority, ClientKeys::ed25519(), &[("g1", MONITOR)], exp)
+        .await;
+    let (r, _) = c.join(&mon, "g1", MONITOR, None, false).await;
+    let mon_node = format!("/{}", r.location_path().join("/"));
+    let before = h.fingerprint();
+    let r = c.send(&mon, Request::post(&mon_node)).await;
+    assert_eq!((r.code, id(&r)), (Code::BAD_REQUEST, Some(1)));
+    let r = c
+        .send_cbor(
+            &mon,
+            Method::Post,
+            &format!("{mon_node}/cred"),
+            cf::ACE_GROUPCOMM_CBOR,
+            vec![0xa0],
+        )
+        .await;
+    assert_eq!((r.code, id(&r)), (Code::BAD_REQUEST, Some(1)));
+    assert_eq!(h.fingerprint(), before);
+
+    // 2 and 3 on a credential update.
+    let a = c
+        .member(
+            &h.authority,
+            ClientKeys::ed25519(),
+            &[("g1", REQUESTER)],
+            exp,
+        )
+        .await;
+    let (r, _) = c.join(&a, "g1", REQUESTER, None, false).await;
+    let node = format!("/{}/cred", r.location_path().join("/"));
+    let scope = support::join_scope("g1", REQUESTER);
+    let update = |keys: &ClientKeys, forge: bool| {
+        let cnonce = random_bytes(8);
+        let input = ace_proto::pop::client_pop_input(&scope, &a.n_s, &cnonce);
+        let mut sig = keys.signing.sign(&input);
+        if forge {
+            sig[3] ^= 1;
+        }
+        ace_proto::groupcomm::CredUpdateRequest {
+            client_cred: keys.credential.clone(),
+            cnonce,
+            client_cred_verify: sig,
+        }
+        .encode()
+    };
+    let es = ClientKeys::new(ace_proto::keys::SignatureAlgorithm::Es256);
+    let fresh = ClientKeys::ed25519();
+    for (what, body, code, error_id) in [
+        (
+            "a credential with the wrong algorithm",
+            update(&es, false),
+            Code::BAD_REQUEST,
+            2,
+        ),
+        ("a forged PoP", update(&fresh, true), Code::BAD_REQUEST, 3),
+    ] {
+        let before = h.fingerprint();
+        let r = c
+            .send_cbor(&a, Method::Post, &node, cf::ACE_GROUPCOMM_CBOR, body)
+            .await;
+        assert_eq!((r.code, id(&r)), (code, Some(error_id)), "{what}");
+        assert_eq!(h.fingerprint(), before, "{what}");
+    }
+
+    // 4: g8 hands out one-byte Sender IDs; the 257th joiner gets none.
+    for _ in 0..256 {
+        let m = c
+            .member(
+                &h.authority,
+                ClientKeys::ed25519(),
+                &[("g8", REQUESTER)],
+                exp,
+            )
+            .await;
+        let (r, _) = c.join(&m, "g8", REQUESTER, None, false).await;
+        assert_eq!(r.code, Code::CREATED);
+    }
+    let last = c
+        .member(
+            &h.authority,
+            ClientKeys::ed25519(),
+            &[("g8", REQUESTER)],
+            exp,
+        )
+        .await;
+    let before = h.fingerprint();
+    let (r, _) = c.join(&last, "g8", REQUESTER, None, false).await;
+    assert_eq!((r.code, id(&r)), (Code::SERVICE_UNAVAILABLE, Some(4)));
+    assert_eq!(h.fingerprint(), before);
+}
