@@ -26,8 +26,8 @@ pub const SHARED_KEY: &str = "5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a5a";
 pub const KDC_ED25519: &str = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
 /// The KDC's P-256 scalar (RFC 6979 A.2.5).
 pub const KDC_ES256: &str = "c9afa9d845ba75166b5c215767b1d6934e50c3db36e89b127b8a622b120f6721";
-/// How many client contexts the AS knows (`c01` ... ).
-pub const CLIENTS: usize = 12;
+/// How many client contexts the AS knows (`c001` ... ).
+pub const CLIENTS: usize = 200;
 
 /// Default groups: `g1` (both modes, EdDSA), `g2` (both modes), `ges`
 /// (group mode, ES256), `gb` (backward security), `gp` (pairwise-only,
@@ -62,7 +62,10 @@ fn as_public() -> String {
 
 /// The master secret the AS shares with client `i`.
 fn client_secret(i: usize) -> Vec<u8> {
-    vec![0x40 + i as u8; 16]
+    let mut secret = vec![0x40; 16];
+    secret[0] = i as u8;
+    secret[1] = (i >> 8) as u8;
+    secret
 }
 
 fn as_config(lifetime: u64) -> String {
@@ -71,11 +74,11 @@ fn as_config(lifetime: u64) -> String {
         clients.push_str(&format!(
             r#"
 [[client]]
-id = "c{i:02}"
+id = "c{i:03}"
 profiles = ["coap_oscore"]
 [client.oscore]
 sender_id = "01"
-recipient_id = "c{i:x}"
+recipient_id = "c0{i:02x}"
 master_secret = "{secret}"
 master_salt = "9e7ca92223786340"
 "#,
@@ -224,7 +227,7 @@ impl World {
     pub fn as_context(&self, i: usize) -> AsContext {
         AsContext {
             uri: self.as_uri.clone(),
-            sender_id: vec![hex_id(i)],
+            sender_id: vec![0xc0, i as u8],
             recipient_id: vec![0x01],
             master_secret: client_secret(i).into(),
             master_salt: hex::decode("9e7ca92223786340").unwrap(),
@@ -256,13 +259,6 @@ impl World {
     pub async fn client(&self, name: &str) -> GroupClient {
         GroupClient::start(self.client_config(name)).await.unwrap()
     }
-}
-
-/// The client's Sender ID towards the AS for client `i`: the AS's
-/// `recipient_id` "c{i:x}", i.e. "c1" ... "cc".
-fn hex_id(i: usize) -> u8 {
-    // "c{i:x}" for i in 1..=15 is the hex string "c1".."cf": one byte.
-    0xc0 | (i as u8 & 0x0f)
 }
 
 /// Waits (bounded) for an event matching `pred`.
