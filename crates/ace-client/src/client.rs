@@ -348,10 +348,15 @@ impl GroupClient {
     /// another Group OSCORE implementation (e.g. an aiocoap member), with
     /// the client's private key when `with_private_key`.
     pub fn export(&self, group: &str, with_private_key: bool) -> Option<KeyingMaterialView> {
-        let mut view = self.material(group)?;
+        let (mut view, member) = {
+            let st = lock(&self.inner.state);
+            let g = st.groups.get(group)?;
+            (KeyingMaterialView::of(&g.membership), g.member.clone())
+        };
         if with_private_key {
             view.private_key = Some(self.inner.config.identity.key().to_bytes().to_vec());
         }
+        view.sender_sequence_number = member.update(|g| g.current().sender_sequence_number());
         Some(view)
     }
 

@@ -14,7 +14,7 @@
 //! | [`error`] | [`ClientError`]: CoAP code, RFC 9594 error id with its wording and client guidance |
 //! | [`view`] | [`JoinOutcome`], [`KeyingMaterialView`] (also the export format), [`GroupResponse`], [`ClientEvent`] |
 //! | [`state`] | [`state::ClientState`], the serializable state of the CLI's state file |
-//! | [`file`] | the TOML configuration file of the `ace-client` command ([`file::ClientFile`]) |
+//! | [`file`](mod@file) | the TOML configuration file of the `ace-client` command ([`file::ClientFile`]) |
 //! | [`marks`] | Sender Sequence Number reservations, durable before use (RFC 8613 Appendix B.1.1) |
 //!
 //! # The flow
@@ -63,6 +63,7 @@
 //! sender_id(&self, group) -> Option<Vec<u8>>
 //! group_security(&self, group) -> Option<ace_coap::oscore::GroupMember>   (handle keeps the material it had)
 //! material(&self, group) / export(&self, group, with_private_key) -> Option<KeyingMaterialView>
+//! KeyingMaterialView::group_security(&self, CountersignatureStructure) -> Result<GroupSecurity, ClientError>   (from the export alone)
 //! state(&self) -> ClientState          (serde; the CLI's state file)
 //! local_addr(&self) -> SocketAddr; groups(&self) -> Vec<String>; shutdown(&self)
 //! ```

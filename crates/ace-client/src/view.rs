@@ -110,6 +110,12 @@ pub struct KeyingMaterialView {
     /// for it (to hand the membership to another implementation).
     #[serde(with = "crate::hexser::opt", default)]
     pub private_key: Option<Vec<u8>>,
+    /// The next Sender Sequence Number of the own Sender Context: an
+    /// implementation taking the membership over starts there (numbers are
+    /// never reused with a key, RFC 8613 section 7.2.1), and the exporting
+    /// client must not send with it any more.
+    #[serde(default)]
+    pub sender_sequence_number: Option<u64>,
     /// The members whose credentials the client knows.
     pub members: Vec<MemberView>,
 }
@@ -141,6 +147,7 @@ impl KeyingMaterialView {
             kdc_cred: m.kdc_cred.clone(),
             own_credential: m.own_credential.clone(),
             private_key: None,
+            sender_sequence_number: None,
             members: m
                 .peers()
                 .map(|p| MemberView {
@@ -150,6 +157,117 @@ impl KeyingMaterialView {
                 })
                 .collect(),
         }
+    }
+}
+
+impl KeyingMaterialView {
+    /// A Group OSCORE state built from this view alone, as another
+    /// implementation would build it from the export (RFC 10021 section
+    /// 2): the algorithms, the Gid and keys, the Group Manager's and the
+    /// members' credentials, and the own Sender Context from the private
+    /// key (none without one: a monitor), starting at
+    /// [`KeyingMaterialView::sender_sequence_number`].
+    pub fn group_security(
+        &self,
+        structure: group_oscore::group::CountersignatureStructure,
+    ) -> Result<group_oscore::group::GroupSecurity, crate::ClientError> {
+        use crate::membership::{MembershipRecord, PeerRecord};
+        use ace_proto::cbor::Codec;
+        use ace_proto::groupcomm::{Capabilities, GroupOscoreInputMaterial, GroupPolicies};
+        use ace_proto::oscore_input::OscoreInputMaterial;
+        let int = |v: Option<i64>| v.map(IntOrText::Int);
+        let key = GroupOscoreInputMaterial {
+            oscore: OscoreInputMaterial {
+                ms: Some(self.master_secret.clone()),
+                hkdf: Some(IntOrText::Int(self.hkdf)),
+                alg: int(self.alg),
+                salt: Some(self.master_salt.clone()),
+                context_id: Some(self.gid.clone()),
+                ..OscoreInputMaterial::default()
+            },
+            group_sender_id: None,
+            cred_fmt: Some(self.cred_fmt),
+            gp_enc_alg: int(self.gp_enc_alg),
+            sign_alg: int(self.sign_alg),
+            sign_params: None::<Capabilities>,
+            ecdh_alg: int(self.ecdh_alg),
+            ecdh_params: None,
+        };
+        let pairwise_only = self.sign_alg.is_none();
+        let record = MembershipRecord {
+            group: self.group.clone(),
+            node: self.node.clone(),
+            roles: self.roles,
+            session: Vec::new(),
+            sender_id: self.sender_id.clone(),
+            key: key.encode(),
+            num: self.num,
+            exp: self.exp,
+            expires_at: self.expires_at,
+            policies: GroupPolicies::default().encode(),
+            kdc_cred: self.kdc_cred.clone(),
+            clientchallenge: Vec::new(),
+            own_credential: self.own_credential.clone(),
+            pairwise_only,
+            control_group_uri: None,
+            peers: self
+                .members
+                .iter()
+                .map(|m| PeerRecord {
+                    sender_id: m.sender_id.clone(),
+                    credential: m.credential.clone(),
+                    roles: m.roles,
+                })
+                .collect(),
+        };
+        let membership = Membership::from_record(&record)?;
+        let identity = match (&self.private_key, &self.sender_id) {
+            (Some(private), _) => {
+                let alg = match self.sign_alg {
+                    Some(id) => ace_proto::keys::SignatureAlgorithm::from_cose_id(id)
+                        .ok_or_else(|| crate::ClientError::Oscore(format!("sign_alg {id}")))?,
+                    // Pairwise-only: the key type follows the credential
+                    // (X25519 from an Ed25519 key, P-256 from an ES256 one).
+                    None => {
+                        match ace_proto::credential::Credential::parse_ccs(&self.own_credential)
+                            .map(|c| *c.public_key())
+                        {
+                            Ok(ace_proto::credential::PublicKey::P256 { .. }) => {
+                                ace_proto::keys::SignatureAlgorithm::Es256
+                            }
+                            _ => ace_proto::keys::SignatureAlgorithm::EdDsa,
+                        }
+                    }
+                };
+                let key = ace_proto::keys::SigningKey::from_bytes(alg, private)
+                    .map_err(|e| crate::ClientError::Config(format!("private key: {e}")))?;
+                Some(crate::config::Identity::from_key(key, ""))
+            }
+            (None, Some(_)) => {
+                return Err(crate::ClientError::Config(
+                    "a member with a Sender ID needs the private key (export with it)".into(),
+                ));
+            }
+            (None, None) => None,
+        };
+        let security = match &identity {
+            Some(identity) => membership.security(identity, structure)?,
+            None => group_oscore::group::GroupSecurity::new(
+                membership.params(structure)?,
+                group_oscore::group::OwnIdentity::monitor(),
+                membership.group_members(),
+            )
+            .map_err(|e| crate::ClientError::Oscore(e.to_string()))?
+            .with_key_generation(self.num),
+        };
+        Ok(match self.sender_sequence_number {
+            Some(next) => security.with_sequence(group_oscore::SenderSequence::resume(
+                next,
+                Box::new(group_oscore::Volatile),
+                u64::MAX,
+            )),
+            None => security,
+        })
     }
 }
 

@@ -55,7 +55,10 @@ async fn client_flow_latencies() {
         full.push(t.elapsed());
         assert!(outcome.new_token);
         let t = Instant::now();
-        let outcome = client.join("g2", REQUESTER, JoinOptions::default()).await.unwrap();
+        let outcome = client
+            .join("g2", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
         reuse.push(t.elapsed());
         assert!(!outcome.new_token);
         clients.push(client);
@@ -64,8 +67,12 @@ async fn client_flow_latencies() {
     summary("join under an existing token", reuse);
 
     let responder = world.client("responder").await;
-    responder.join("g1", RESPONDER, JoinOptions::default()).await.unwrap();
-    let handler: SharedHandler = Arc::new(|req: Request| async move { Response::content(req.payload) });
+    responder
+        .join("g1", RESPONDER, JoinOptions::default())
+        .await
+        .unwrap();
+    let handler: SharedHandler =
+        Arc::new(|req: Request| async move { Response::content(req.payload) });
     responder.serve("g1", handler).unwrap();
     let requester = &clients[0];
     requester
@@ -75,11 +82,18 @@ async fn client_flow_latencies() {
     for i in 0..500 {
         let t = Instant::now();
         let replies = requester
-            .group_request("g1", Request::post("/e").with_payload(format!("{i}")), Duration::from_secs(5))
+            .group_request(
+                "g1",
+                Request::post("/e").with_payload(format!("{i}")),
+                Duration::from_secs(5),
+            )
             .await
             .unwrap();
         rtt.push(t.elapsed());
         assert_eq!(replies.len(), 1);
     }
-    summary("group-mode request to one listed member, pairwise response", rtt);
+    summary(
+        "group-mode request to one listed member, pairwise response",
+        rtt,
+    );
 }

@@ -233,3 +233,69 @@ async fn es256_members_in_a_signature_only_group() {
     .await
     .expect("bounded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exported_material_is_enough_for_another_implementation_to_take_over() {
+    tokio::time::timeout(T, async {
+        let world = World::start().await;
+        let responder = world.client("responder").await;
+        let requester = world.client("requester").await;
+        responder
+            .join("g1", RESPONDER, JoinOptions::default())
+            .await
+            .unwrap();
+        requester
+            .join("g1", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        responder.serve("g1", temperature("responder")).unwrap();
+        requester
+            .set_group_targets("g1", None, vec![responder.local_addr()])
+            .unwrap();
+        // The requester talks, then hands its membership over (JSON, with
+        // the private key and the next sequence number) and stops.
+        assert_eq!(
+            requester
+                .group_request("g1", Request::get("/temp"), T)
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+        let exported = serde_json::to_string(&requester.export("g1", true).unwrap()).unwrap();
+        requester.shutdown().await;
+        let view: ace_client::KeyingMaterialView = serde_json::from_str(&exported).unwrap();
+        assert!(view.private_key.is_some());
+        assert!(view.sender_sequence_number.unwrap() > 0);
+        // Another stack built only from the export: its group request is
+        // accepted (no replay: it continues the sequence numbers) and the
+        // response verifies with the responder's exported credential.
+        let security = view
+            .group_security(group_oscore::group::CountersignatureStructure::Rfc9338)
+            .unwrap();
+        let table = ace_coap::oscore::OscoreContexts::<String>::new();
+        table.add_group(
+            &"g1".to_string(),
+            ace_coap::oscore::GroupMember::new(security),
+        );
+        let config = ace_coap::EndpointConfig::new("127.0.0.1:0".parse().unwrap())
+            .protocol(ace_coap::oscore::protocol_config(support::protocol()));
+        let endpoint = ace_coap::CoapEndpoint::bind(config, ace_coap::handler::not_found())
+            .await
+            .unwrap();
+        let other = ace_coap::oscore::OscoreClient::new(endpoint, table);
+        let reply = other
+            .group_unicast(
+                responder.local_addr(),
+                &"g1".to_string(),
+                Request::get("/temp"),
+                group_oscore::group::RequestMode::Group,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.response.payload, b"responder: 21.5");
+        assert_eq!(Some(reply.kid), responder.sender_id("g1"));
+    })
+    .await
+    .expect("bounded");
+}
