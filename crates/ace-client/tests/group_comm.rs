@@ -299,3 +299,42 @@ async fn exported_material_is_enough_for_another_implementation_to_take_over() {
     .await
     .expect("bounded");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossy_link_is_bridged_by_retransmissions() {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        let world = World::start().await;
+        let responder = world.client("responder").await;
+        responder
+            .join("g1", RESPONDER, JoinOptions::default())
+            .await
+            .unwrap();
+        responder.serve("g1", temperature("responder")).unwrap();
+        // The requester loses 10 % of its datagrams in each direction: the
+        // join flow and the (confirmable) requests to listed members are
+        // retransmitted until they get through.
+        let mut config = world.client_config("requester");
+        config.faults = Some(ace_coap::fault::FaultConfig::lossy(0.1, 7));
+        config.observe = false;
+        let requester = GroupClient::start(config).await.unwrap();
+        requester
+            .join("g1", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        requester
+            .set_group_targets("g1", None, vec![responder.local_addr()])
+            .unwrap();
+        for _ in 0..10 {
+            let replies = requester
+                .group_request("g1", Request::get("/temp"), Duration::from_secs(20))
+                .await
+                .unwrap();
+            assert_eq!(replies.len(), 1);
+        }
+        // Datagrams were lost, and sent again.
+        let (stats, _) = requester.oscore().endpoint().stats().await.unwrap();
+        assert!(stats.retransmissions > 0, "{stats:?}");
+    })
+    .await
+    .expect("bounded");
+}
