@@ -114,3 +114,17 @@ async fn refusals_carry_code_and_error_id() {
         "{e}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cnonce_of_the_hints_travels_through_the_token() {
+    // This KDC refuses tokens without a cnonce it issued: the join works
+    // only because the client copied the hint's cnonce into its token
+    // request and the AS into the token.
+    let world = World::start_requiring_cnonce().await;
+    let client = world.client("dave").await;
+    let outcome = tokio::time::timeout(T, client.join("g1", REQUESTER, JoinOptions::default()))
+        .await
+        .expect("timely")
+        .expect("joined");
+    assert!(outcome.new_token);
+}

@@ -108,7 +108,7 @@ groups = [{{ name = "*", roles = ["requester", "responder", "monitor"] }}]
     )
 }
 
-fn kdc_config(db: &std::path::Path, as_uri: &str, groups: &str) -> String {
+fn kdc_config(db: &std::path::Path, as_uri: &str, groups: &str, require_cnonce: bool) -> String {
     format!(
         r#"
 [kdc]
@@ -117,6 +117,7 @@ listen = "127.0.0.1:0"
 database = "{db}"
 rekey_margin = 0
 tick_ms = 50
+require_cnonce = {require_cnonce}
 
 [[kdc.keys]]
 alg = "EdDSA"
@@ -160,6 +161,8 @@ pub struct World {
     pub dir: tempfile::TempDir,
     pub kdc_clock: Arc<ace_kdc::service::SystemClock>,
     pub groups: String,
+    /// Whether the KDC requires the `cnonce` of its hints in tokens.
+    pub require_cnonce: bool,
     next_client: std::sync::atomic::AtomicUsize,
 }
 
@@ -187,8 +190,19 @@ impl World {
             dir,
             kdc_clock: Arc::new(ace_kdc::service::SystemClock::default()),
             groups: groups.to_string(),
+            require_cnonce: false,
             next_client: std::sync::atomic::AtomicUsize::new(1),
         };
+        world.start_kdc(None).await;
+        world
+    }
+
+    /// A world whose KDC accepts only tokens carrying a `cnonce` it issued
+    /// in its AS Request Creation Hints (RFC 9200 section 5.3.1).
+    pub async fn start_requiring_cnonce() -> Self {
+        let mut world = Self::start().await;
+        world.kdc.take().unwrap().shutdown().await;
+        world.require_cnonce = true;
         world.start_kdc(None).await;
         world
     }
@@ -196,7 +210,7 @@ impl World {
     /// Starts (or restarts) the KDC on `addr` (an ephemeral port if none).
     pub async fn start_kdc(&mut self, addr: Option<SocketAddr>) {
         let db = self.dir.path().join("kdc.sqlite");
-        let text = kdc_config(&db, &self.as_uri, &self.groups);
+        let text = kdc_config(&db, &self.as_uri, &self.groups, self.require_cnonce);
         let config = ace_kdc::KdcConfig::from_raw(RawConfig::parse(&text).unwrap()).unwrap();
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db).unwrap());
         let (kdc, restore) = Kdc::open(
