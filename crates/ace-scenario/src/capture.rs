@@ -90,38 +90,6 @@ struct State {
     /// (requester address, token) -> inner labels.
     labels: HashMap<(SocketAddr, Vec<u8>), InnerLabel>,
     datagrams: usize,
-    /// (client, server) -> Observe registrations by token.
-    observations: HashMap<(SocketAddr, SocketAddr), Registrations>,
-}
-
-/// The Observe registrations between one client and one server.
-#[derive(Default)]
-struct Registrations {
-    requested: HashSet<Vec<u8>>,
-    answered: HashSet<Vec<u8>>,
-}
-
-impl State {
-    /// Follows Observe registrations and their first answers.
-    fn follow_observe(&mut self, src: SocketAddr, dst: SocketAddr, bytes: &[u8]) {
-        use ace_coap::option::number;
-        let Ok(m) = ace_coap::wire::decode(bytes) else {
-            return;
-        };
-        if m.is_request() && m.options.observe() == Some(0) {
-            self.observations
-                .entry((src, dst))
-                .or_default()
-                .requested
-                .insert(m.token.as_bytes().to_vec());
-        } else if m.is_response()
-            && m.options.contains(number::OBSERVE)
-            && let Some(r) = self.observations.get_mut(&(dst, src))
-            && r.requested.contains(m.token.as_bytes())
-        {
-            r.answered.insert(m.token.as_bytes().to_vec());
-        }
-    }
 }
 
 /// The capture of one run.
@@ -218,17 +186,6 @@ impl Capture {
             .cloned()
     }
 
-    /// How many Observe registrations (RFC 7641) `client` made at `server`
-    /// that `server` has answered with an Observe option: registrations
-    /// in place. OSCORE keeps the outer Observe option (RFC 8613 section
-    /// 4.1.3.5), so protected registrations count too.
-    pub fn answered_observations(&self, client: SocketAddr, server: SocketAddr) -> usize {
-        lock(&self.state)
-            .observations
-            .get(&(client, server))
-            .map_or(0, |o| o.answered.len())
-    }
-
     /// How many datagrams were captured (both copies counted).
     pub fn datagram_count(&self) -> usize {
         lock(&self.state).datagrams
@@ -259,13 +216,6 @@ impl Capture {
             Direction::Out => true,
             Direction::In => !s.tapped.contains(&r.peer),
         };
-        if primary {
-            let (src, dst) = match r.direction {
-                Direction::Out => (r.local, r.peer),
-                Direction::In => (r.peer, r.local),
-            };
-            s.follow_observe(src, dst, r.bytes);
-        }
         let d = Datagram {
             at,
             time: r.time,

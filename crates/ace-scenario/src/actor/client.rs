@@ -490,6 +490,10 @@ impl Member for InProcessMember {
         })
     }
 
+    fn observing(&self, group: &str) -> Option<bool> {
+        Some(self.client.is_observing(group))
+    }
+
     fn notices(&self) -> Vec<Notice> {
         lock(&self.notices).clone()
     }

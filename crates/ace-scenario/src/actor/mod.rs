@@ -8,6 +8,7 @@ pub mod client;
 pub mod external;
 pub mod inprocess;
 pub mod process;
+pub mod process_member;
 
 use crate::capture::Capture;
 use crate::model::ClientSpec;
@@ -267,6 +268,11 @@ pub trait Member: Send + Sync {
     /// Its membership as the client stores it (keying material, members'
     /// credentials), for handing over and for checking forward security.
     fn export(&self, group: &str) -> ActorFuture<'_, Option<MembershipRecord>>;
+
+    /// Whether its Observe registration of `/ace-group/GROUPNAME` has
+    /// been answered (RFC 7641 section 3.1); `None` when the actor cannot
+    /// tell (it waits for its registrations itself).
+    fn observing(&self, group: &str) -> Option<bool>;
 
     /// Unsolicited news so far.
     fn notices(&self) -> Vec<Notice>;

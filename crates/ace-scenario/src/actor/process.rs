@@ -71,7 +71,8 @@ pub fn spawn(program: &Path, args: &[&str], log: &Path) -> Result<Child, ActorEr
         .map_err(|e| ActorError::other(format!("cannot start {}: {e}", program.display())))
 }
 
-fn log_tail(log: &Path) -> String {
+/// The last lines of a log file.
+pub fn log_tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(8)..].join("\n")

@@ -782,21 +782,19 @@ impl World {
         }
         // Observing members: wait until their registrations are answered, so
         // that what the KDC sends next reaches them (RFC 7641 section 3.1).
-        let kdc = self.kdc.addr();
-        let mut waiting: Vec<(String, std::net::SocketAddr, usize)> = Vec::new();
+        let mut waiting: Vec<(Arc<dyn Member>, String)> = Vec::new();
         for (name, joined) in &ok {
-            let observes = self.scenario.client(name).is_some_and(|c| c.observe);
-            if let (true, Some(addr)) = (observes, self.member(name)?.local_addr()) {
-                waiting.push((name.clone(), addr, joined.len()));
+            if self.scenario.client(name).is_some_and(|c| c.observe) {
+                let m = self.member(name)?;
+                for j in joined {
+                    waiting.push((m.clone(), j.group.clone()));
+                }
             }
         }
         if !waiting.is_empty() {
-            let capture = self.capture.clone();
             let registered = self
                 .wait_for(step, || {
-                    waiting
-                        .iter()
-                        .all(|(_, addr, n)| capture.answered_observations(*addr, kdc) >= *n)
+                    waiting.iter().all(|(m, g)| m.observing(g).unwrap_or(true))
                 })
                 .await;
             if !registered {

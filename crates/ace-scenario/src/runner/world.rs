@@ -187,12 +187,9 @@ impl World {
                 Mode::InProcess => {
                     Arc::new(crate::actor::client::InProcessMember::start(setup).await?)
                 }
-                Mode::Processes { .. } => {
-                    drop(setup);
-                    return Err(ActorError::other(
-                        "PROCESS MEMBERS: pending the ace-client command",
-                    ));
-                }
+                Mode::Processes { bin_dir } => Arc::new(
+                    crate::actor::process_member::ProcessMember::start(bin_dir, setup).await?,
+                ),
             };
             if let Some(addr) = member.local_addr() {
                 capture.register(&spec.name, addr, matches!(mode, Mode::InProcess));
@@ -309,6 +306,10 @@ impl World {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.kdc.shutdown()).await;
         self.authority.shutdown().await;
-        drop(self.dir);
+        if std::env::var_os("ACE_SCENARIO_KEEP").is_some() {
+            // Configuration files, databases and logs, for debugging.
+            let kept = self.dir.keep();
+            eprintln!("ace-scenario: kept {}", kept.display());
+        }
     }
 }
