@@ -66,6 +66,8 @@ EXAMPLES:
     ace-client keys g1
     ace-client send g1 /temp --peer 127.0.0.1:5701
     ace-client serve g1 --path /temp --reply 21.5 --for 60
+    ace-client --multicast-listen 224.0.1.187:5683 --multicast-if 127.0.0.1 serve g1 --path /temp
+    ace-client --multicast-if 127.0.0.1 send g1 /temp --multicast 224.0.1.187:5683 --wait 6
     ace-client listen --for 300
     ace-client creds g1 --role responder
     ace-client renew g1
@@ -94,6 +96,19 @@ struct Args {
     /// Output as JSON, one object per line.
     #[arg(long, global = true)]
     json: bool,
+    /// Listen on this IPv4 multicast group and port for group requests
+    /// (e.g. 224.0.1.187:5683, All CoAP Nodes; with serve).
+    #[arg(long, global = true)]
+    multicast_listen: Option<SocketAddr>,
+    /// The IPv4 interface (one of its addresses) for multicast: joined
+    /// groups and outgoing group requests (default: the system's choice).
+    #[arg(long, global = true)]
+    multicast_if: Option<std::net::Ipv4Addr>,
+    /// Seconds within which answers to multicast requests are randomly
+    /// delayed (DEFAULT_LEISURE, RFC 7252 section 8.2; default 5). A
+    /// requester should wait at least this long for answers.
+    #[arg(long, global = true)]
+    leisure: Option<f64>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -201,7 +216,8 @@ enum Cmd {
         /// The payload (text).
         #[arg(long)]
         payload: Option<String>,
-        /// Seconds to collect responses.
+        /// Seconds to collect responses (to a multicast address, at least
+        /// the members' leisure time: 5 s by default, RFC 7252 section 8.2).
         #[arg(long, default_value_t = 2.0)]
         wait: f64,
         /// Send to this multicast address (stored for the group).
@@ -319,6 +335,22 @@ fn load(args: &Args) -> anyhow::Result<(ace_client::ClientConfig, ClientState)> 
     };
     if let Some(bind) = args.bind {
         config.bind = bind;
+    }
+    let interface = args.multicast_if.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    if let Some(group) = args.multicast_listen {
+        let std::net::IpAddr::V4(ip) = group.ip() else {
+            bail!("--multicast-listen: an IPv4 group address is expected");
+        };
+        config.multicast_groups.push(ace_coap::MulticastGroup {
+            group: SocketAddr::from((ip, group.port())),
+            interface: ace_coap::runtime::socket::MulticastInterface::V4(interface),
+        });
+    }
+    if let Some(ip) = args.multicast_if {
+        config.socket.multicast_interface_v4 = Some(ip);
+    }
+    if let Some(leisure) = args.leisure {
+        config.protocol.transmission.default_leisure = Duration::from_secs_f64(leisure.max(0.0));
     }
     // A control_uri on an ephemeral port would be dead after this run.
     config.control_uri &= config.bind.port() != 0;
@@ -795,8 +827,13 @@ async fn execute(client: &GroupClient, args: &Args) -> anyhow::Result<()> {
                     seen += 1;
                 }
             }
-            // Let the last response leave before the endpoint closes.
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Let the last response leave before the endpoint closes (an
+            // answer to a multicast request waits up to the leisure time).
+            let mut linger = Duration::from_millis(100);
+            if !client.config().multicast_groups.is_empty() {
+                linger += client.config().protocol.transmission.default_leisure;
+            }
+            tokio::time::sleep(linger).await;
             Ok(())
         }
         Cmd::Export { group, private_key } => {

@@ -285,3 +285,66 @@ async fn listen_prints_the_rekeying_of_a_later_join() {
     let keys = json_lines(&member.ok(&["--json", "keys", "gb"]).await);
     assert_eq!(keys[0]["num"].as_u64(), Some(num + 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_to_a_multicast_group_served_by_another_process() {
+    let world = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let responder = Cli::new(&world, dir.path(), "responder");
+    let requester = Cli::new(&world, dir.path(), "requester");
+    responder.ok(&["join", "g1", "--roles", "responder"]).await;
+    requester.ok(&["join", "g1", "--roles", "requester"]).await;
+    let group = format!("224.0.1.187:{}", free_port());
+    let mut serve = responder
+        .command(&[
+            "--multicast-listen",
+            &group,
+            "--multicast-if",
+            "127.0.0.1",
+            // Answers to multicast requests are delayed by up to the
+            // leisure time (RFC 7252 section 8.2): short on loopback.
+            "--leisure",
+            "0.05",
+            "serve",
+            "g1",
+            "--path",
+            "/temp",
+            "--reply",
+            "22.0",
+            "--count",
+            "1",
+            "--for",
+            "50",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(serve.stdout.take().unwrap()).lines();
+    let ready = tokio::time::timeout(T, lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(ready.starts_with("serving /temp in g1"), "{ready}");
+    let sent = requester
+        .ok(&[
+            "--multicast-if",
+            "127.0.0.1",
+            "send",
+            "g1",
+            "/temp",
+            "--multicast",
+            &group,
+            "--wait",
+            "2",
+        ])
+        .await;
+    assert!(sent.contains(": 22.0"), "{sent}");
+    assert!(
+        tokio::time::timeout(T, serve.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+}

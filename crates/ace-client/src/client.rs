@@ -689,7 +689,10 @@ impl GroupClient {
     /// collects the verified responses arriving within `collect_for`: to
     /// the group's multicast address (NON), or else to each listed member
     /// (the same protected request to each, confirmable; the call returns
-    /// once every listed member answered or `collect_for` passed). A response from a member whose
+    /// once every listed member answered or `collect_for` passed). Members
+    /// delay their answers to a multicast request by up to their leisure
+    /// time (RFC 7252 section 8.2; `TransmissionParameters::default_leisure`,
+    /// 5 s by default): `collect_for` should cover it. A response from a member whose
     /// credential the client lacks is verified after fetching the
     /// credential from the KDC (RFC 10021 section 7.4); a member that
     /// answers with an Echo challenge (its replay window is not valid) is
