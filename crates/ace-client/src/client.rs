@@ -1716,6 +1716,11 @@ impl Inner {
 /// and re-creating the Recipient Contexts (RFC 10021 section 2.6.1.2: once
 /// a Recipient Context was deleted, new ones start invalid and the first
 /// request of each member goes through Echo).
+///
+/// Members not known yet keep starting with a valid window: no message of
+/// theirs can have been accepted before (that needs their credential, and
+/// every credential learnt is kept in the membership), so there is nothing
+/// to replay.
 fn invalidate_windows(g: &mut GroupSecurity) {
     let members: Vec<_> = g.current().members().cloned().collect();
     let ids: Vec<Vec<u8>> = members.iter().map(|m| m.sender_id.clone()).collect();

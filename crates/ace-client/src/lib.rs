@@ -73,6 +73,24 @@
 //! description of the error id and the client guidance of RFC 9594 section
 //! 9.
 //!
+//! # The `ace-client` command
+//!
+//! `bins/ace-client` (package `ace-client-cli`) puts this library behind
+//! `ace-client join|keys|num|creds|kdc-cred|policies|renew|leave|listen|send|serve|export`,
+//! with a state file ([`state::ClientState`] as JSON) so that separate
+//! invocations compose; `ace-client --help` documents it.
+//!
+//! # Not implemented
+//!
+//! * Rekeying schemes other than Point-to-Point (RFC 9594 section 6.2):
+//!   a Join Response naming another one is refused.
+//! * Access-rights updates (RFC 9203 section 4.1): a group the current
+//!   token does not grant gets a new token (with its own OSCORE context
+//!   with the KDC); ask for several groups at once with
+//!   [`JoinOptions::more_groups`] to keep them under one token.
+//! * Textual scopes: the Group OSCORE profile uses AIF only.
+//! * `control_group_uri` (one-to-many rekeying) is recorded, not hosted.
+//!
 //! # Example
 //!
 //! ```no_run
