@@ -168,7 +168,17 @@ impl GroupClient {
     pub async fn restore(config: ClientConfig, state: &ClientState) -> Result<Self, ClientError> {
         let marks = match &config.sequence_file {
             Some(path) => SequenceMarks::with_file(path).map_err(ClientError::State)?,
-            None => SequenceMarks::in_memory(),
+            None => {
+                if state.sequence_marks.is_empty() {
+                    tracing::warn!(
+                        name = config.name,
+                        "no sequence file: the Sender Sequence Numbers of the AS contexts are \
+                         reserved in memory only; restart this client with the same AS context \
+                         only from its saved state (ClientState), or nonces are reused"
+                    );
+                }
+                SequenceMarks::in_memory()
+            }
         };
         marks.merge(&state.sequence_marks);
         let clock = config.clock.clone();

@@ -191,8 +191,11 @@ pub struct ClientConfig {
     /// to a multicast address (RFC 7252 section 8).
     pub multicast_groups: Vec<MulticastGroup>,
     /// Where sequence-number reservations are recorded durably before use
-    /// (RFC 8613 Appendix B.1.1). `None`: in memory only (a context that
-    /// outlives the process then needs this file).
+    /// (RFC 8613 Appendix B.1.1). `None`: in memory only, and in
+    /// [`crate::ClientState::sequence_marks`]. The pre-established contexts
+    /// with the AS outlive the process: a client restarted with the same
+    /// AS context must resume from this file or from its saved state, or it
+    /// would reuse nonces.
     pub sequence_file: Option<PathBuf>,
     /// How many sequence numbers one reservation covers.
     pub sequence_block: u64,
