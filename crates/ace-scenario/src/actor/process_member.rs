@@ -523,7 +523,9 @@ impl Member for ProcessMember {
                     match r {
                         Roles::Aif(bits) => args.extend(["--role".into(), bits.to_string()]),
                         Roles::Text(_) => {
-                            return Err(ActorError::other("textual roles in a Group OSCORE filter"));
+                            return Err(ActorError::other(
+                                "textual roles in a Group OSCORE filter",
+                            ));
                         }
                     }
                 }

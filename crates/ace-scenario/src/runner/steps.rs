@@ -186,9 +186,19 @@ impl World {
     pub(crate) fn serving_addresses(&self, group: &str, except: &str) -> Vec<std::net::SocketAddr> {
         self.memberships
             .iter()
-            .filter(|((c, g), m)| g == group && c != except && m.roles & (RESPONDER | MONITOR) != 0)
+            .filter(|((c, g), m)| {
+                g == group
+                    && c != except
+                    && m.roles & (RESPONDER | MONITOR) != 0
+                    && !self.is_sponsor(c)
+            })
             .filter_map(|((c, _), _)| self.members.get(c).and_then(|m| m.local_addr()))
             .collect()
+    }
+
+    /// Whether `client` joins on behalf of an external member.
+    pub(crate) fn is_sponsor(&self, client: &str) -> bool {
+        self.scenario.externals.iter().any(|e| e.sponsor == client)
     }
 
     /// The current members of `group` (joined, not left or evicted).
@@ -803,9 +813,10 @@ impl World {
                 ));
             }
         }
-        // Responders and monitors serve the group from now on.
+        // Responders and monitors serve the group from now on; a sponsor
+        // does not: its membership speaks through the external member.
         if roles & (RESPONDER | MONITOR) != 0 {
-            for (name, _) in &ok {
+            for (name, _) in ok.iter().filter(|(n, _)| !self.is_sponsor(n)) {
                 let m = self.member(name)?;
                 for g in groups {
                     m.serve(g).await?;

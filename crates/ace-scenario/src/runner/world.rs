@@ -290,8 +290,13 @@ impl World {
     pub(crate) fn learn_sender_ids(&mut self, group: &str) {
         for (name, m) in &self.members {
             if let Some(sid) = m.sender_id(group) {
-                self.sender_ids
-                    .insert((group.to_string(), sid), name.clone());
+                // A membership handed over to an external member is its.
+                let speaker = self
+                    .externals
+                    .values()
+                    .find(|e| e.sponsor() == name && e.holds(group))
+                    .map_or_else(|| name.clone(), |e| e.name().to_string());
+                self.sender_ids.insert((group.to_string(), sid), speaker);
             }
         }
     }
