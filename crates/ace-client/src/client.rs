@@ -469,8 +469,12 @@ impl GroupClient {
         opts: &JoinOptions,
     ) -> Result<JoinOutcome, ClientError> {
         let control = opts.control_uri.unwrap_or(self.inner.config.control_uri);
-        let control_uri =
-            control.then(|| format!("coap://{}{}", self.local_addr(), control_path(group)));
+        let control_uri = if control {
+            self.inner.control_uri(group)
+        } else {
+            None
+        };
+        let control = control_uri.is_some();
         let joined = self
             .inner
             .join_request(session, group, roles, opts.get_creds.clone(), control_uri)
@@ -863,6 +867,26 @@ fn group_response(from: SocketAddr, kid: Vec<u8>, response: Response) -> GroupRe
 impl Inner {
     pub(crate) fn emit(&self, event: ClientEvent) {
         let _ = self.events.send(event);
+    }
+
+    /// The `control_uri` of `group` on this client: the bound address and
+    /// the default url-path `/ace-group/GROUPNAME/node` (RFC 9594 section
+    /// 4.3.1). None when bound to a wildcard address, which the KDC could
+    /// not reach (Observe still delivers rekeyings).
+    fn control_uri(&self, group: &str) -> Option<String> {
+        let local = self.client.endpoint().local_addr();
+        if local.ip().is_unspecified() {
+            tracing::warn!(
+                group,
+                "bound to a wildcard address: no control_uri given to the KDC"
+            );
+            return None;
+        }
+        let host = match local {
+            SocketAddr::V4(a) => a.to_string(),
+            SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+        };
+        Some(format!("coap://{host}{}", control_path(group)))
     }
 
     fn allocate_id1(&self) -> Vec<u8> {
@@ -1409,13 +1433,11 @@ impl Inner {
             .find(|s| s.id1 == session_id)
             .cloned()
             .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
-        let control_uri = self.config.control_uri.then(|| {
-            format!(
-                "coap://{}{}",
-                self.client.endpoint().local_addr(),
-                control_path(group)
-            )
-        });
+        let control_uri = if self.config.control_uri {
+            self.control_uri(group)
+        } else {
+            None
+        };
         let joined = self
             .join_request(&session, group, roles, Some(GetCreds::All), control_uri)
             .await?;
