@@ -229,7 +229,16 @@ impl Capture {
         if primary && let Some(t) = &self.trace {
             let (src, dst) = d.endpoints();
             let name = |a: SocketAddr| s.names.get(&a).cloned().unwrap_or_else(|| a.to_string());
-            let text = ace_coap::tap::describe(&d.bytes);
+            let mut text = ace_coap::tap::describe(&d.bytes);
+            // The inner exchange of a protected response, where known.
+            if let Ok(m) = ace_coap::wire::decode(&d.bytes)
+                && m.is_response()
+                && m.options.contains(ace_coap::option::number::OSCORE)
+                && let Some(l) = s.labels.get(&(dst, m.token.as_bytes().to_vec()))
+                && let (Some(req), Some(resp)) = (&l.request, &l.response)
+            {
+                text.push_str(&format!("\n  (inside OSCORE: {req} -> {resp})"));
+            }
             let mut out = lock(t);
             let _ = writeln!(
                 out,

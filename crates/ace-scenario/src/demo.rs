@@ -20,12 +20,16 @@ pub fn scenario() -> Result<Scenario, ScenarioError> {
 /// `ace-scenario/demo` directory of the Cargo target directory the running
 /// binary was built in (`target/ace-scenario/demo` after `cargo run`), or
 /// `ace-scenario-demo` in the system's temporary directory when the binary
-/// does not live in a target directory.
+/// does not live in a Cargo target directory.
 pub fn default_out_dir() -> std::path::PathBuf {
     let target = std::env::current_exe().ok().and_then(|exe| {
-        // <target>/<profile>/ace-scenario
-        let dir = exe.parent()?.parent()?.to_path_buf();
-        dir.join("CACHEDIR.TAG").is_file().then_some(dir)
+        // <target>/<profile>/ace-scenario, with Cargo's <profile>/.fingerprint
+        let profile = exe.parent()?;
+        profile
+            .join(".fingerprint")
+            .is_dir()
+            .then(|| profile.parent().map(std::path::Path::to_path_buf))
+            .flatten()
     });
     match target {
         Some(t) => t.join("ace-scenario").join("demo"),

@@ -101,6 +101,7 @@ impl InProcessMember {
             faults,
             capture,
             countersignature,
+            dir,
             ..
         } = setup;
         let authority = AsContext {
@@ -124,6 +125,9 @@ impl InProcessMember {
         config.taps = vec![capture.tap(&spec.name)];
         config.faults = faults;
         config.countersignature = countersignature;
+        // Sequence-number reservations persisted before use (RFC 8613
+        // Appendix B.1.1), in the run's directory.
+        config.sequence_file = Some(dir.join(format!("client-{}.seq.json", spec.name)));
         let client = GroupClient::start(config)
             .await
             .map_err(|e| ActorError::other(format!("{}: {e}", spec.name)))?;

@@ -163,9 +163,9 @@ impl StepLog {
             Verdict::Skipped => "skip",
         };
         let mut text = format!(
-            "  {mark} {:>3}. {:<44} {:>6} ms",
+            "  {mark} {:>3}. {:<60} {:>6} ms",
             r.index,
-            truncate(&r.summary, 44),
+            truncate(&r.summary, 60),
             r.elapsed_ms
         );
         if !r.detail.is_empty() {
