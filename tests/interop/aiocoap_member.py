@@ -73,13 +73,16 @@ def group_context(cmd):
 
 
 class AnyPath(resource.Resource, resource.PathCapable):
-    """Answers every verified request (any method, any path) with 2.05."""
+    """Answers every verified request (any method, any path) with 2.05.
+    OscoreSiteWrapper passes unprotected requests through as well: those
+    are refused here and not recorded, so that what the runner sees as
+    received was Group OSCORE-protected."""
 
     async def render(self, request):
-        kid = b""
         remote = request.remote
-        if hasattr(remote, "security_context"):
-            kid = getattr(remote.security_context, "recipient_id", b"") or b""
+        if not hasattr(remote, "security_context"):
+            return Message(code=Code.UNAUTHORIZED, payload=b"OSCORE required")
+        kid = getattr(remote.security_context, "recipient_id", b"") or b""
         path = "/" + "/".join(request.opt.uri_path)
         state["received"].append(
             {"group": state["group"], "path": path, "payload": request.payload.hex(), "kid": kid.hex()}
