@@ -1,5 +1,5 @@
 //! The scenario model: a TOML file ([`raw`], as written) validated into a
-//! ready [`Scenario`] ([`validate`]) whose names all resolve, whose roles are
+//! ready [`Scenario`] ([`parse`]) whose names all resolve, whose roles are
 //! AIF bits (RFC 9594 section 3.1, Group OSCORE roles) and whose groups the
 //! KDC accepts. A refused file names the line and the reason
 //! ([`ScenarioError`]).

@@ -1,5 +1,5 @@
 //! The scenario file as written (serde). Only the TOML shape is checked
-//! here; [`super::validate`] resolves names and values. Steps are kept as
+//! here; [`super::parse`] resolves names and values. Steps are kept as
 //! spanned tables so that every refusal can name the step's line.
 
 use super::duration::RawDuration;

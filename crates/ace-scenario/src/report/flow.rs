@@ -297,6 +297,9 @@ fn describe(
                 .and_then(|l| l.request.clone())
             {
                 Some(inner) => format!("{inner} [OSCORE]"),
+                // The outer Observe of a protected registration is visible
+                // (RFC 8613 section 4.1.3.5).
+                None if m.options.observe() == Some(0) => "OSCORE (Observe)".to_string(),
                 None => "OSCORE".to_string(),
             }
         } else {

@@ -60,7 +60,7 @@ pub fn render(flow: &Flow, title: &str) -> String {
     let gap = spacing(flow);
     let x_of = |i: usize| TIME_COLUMN + MARGIN + gap / 2.0 + i as f64 * gap;
     let width = TIME_COLUMN + 2.0 * MARGIN + lanes as f64 * gap;
-    let title_height = 28.0;
+    let title_height = 52.0;
     let top = MARGIN + title_height;
     let body_top = top + HEAD_HEIGHT + 10.0;
     let mut body_height = 0.0;
@@ -99,6 +99,29 @@ pub fn render(flow: &Flow, title: &str) -> String {
         r##"<text x="{MARGIN}" y="{:.1}" font-size="15" font-weight="bold" fill="#111827">{}</text>"##,
         MARGIN + 16.0,
         escape(title)
+    );
+    // Legend.
+    let legend_y = MARGIN + 34.0;
+    let mut x = MARGIN;
+    for (text, color, dash) in [
+        ("request", "#1f2937", ""),
+        ("response", "#1f2937", "6 4"),
+        ("Observe notification", "#1d4ed8", "6 4"),
+        ("lost (fault injection)", "#dc2626", "2 3"),
+    ] {
+        let _ = writeln!(
+            s,
+            r##"<line x1="{x:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="{color}" stroke-width="1.3" stroke-dasharray="{dash}"/><text x="{:.1}" y="{legend_y:.1}" font-size="11" fill="#4b5563">{text}</text>"##,
+            legend_y - 4.0,
+            x + 24.0,
+            legend_y - 4.0,
+            x + 30.0
+        );
+        x += 30.0 + text_width(text) * 0.9 + 24.0;
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="{x:.1}" y="{legend_y:.1}" font-size="11" fill="#4b5563">[OSCORE]: inner method, path and code; OSCORE: protected, inner part not visible to the runner</text>"##
     );
     // Lifelines with a head and a foot box.
     for (i, name) in flow.lifelines.iter().enumerate() {
