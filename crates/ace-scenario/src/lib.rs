@@ -13,6 +13,20 @@
 //! * [`report`]: step log, JSON report, sequence diagram.
 //! * [`demo`]: the embedded end-to-end demo.
 //!
+//! # Modes and reports
+//!
+//! [`run`] starts the actors in this process ([`Mode::InProcess`]: the
+//! AS and the KDC services of `ace-as` and `ace-kdc` with a SQLite database
+//! in a temporary directory, one `ace-client` endpoint per client, all on
+//! 127.0.0.1 with ephemeral ports) or as child processes
+//! ([`Mode::Processes`]), runs the steps with bounded timeouts, and always
+//! tears everything down. In-process, every client's and the AS's endpoint
+//! is tapped: the trace, the pcap file and the sequence diagram show every
+//! datagram (the KDC's too, since it only talks to tapped clients), with
+//! the inner method and path of OSCORE exchanges where the runner's
+//! handlers sit inside the OSCORE layer (the AS's resources, the members'
+//! group resources).
+//!
 //! # The scenario format
 //!
 //! A scenario is a TOML file. Top-level keys: `name`, `description`,
@@ -75,6 +89,7 @@
 //! | `hints` | client, group | request without a token: 4.01 with AS Request Creation Hints (AS, audience, scope) |
 //! | `join` | client/clients, group/groups, roles, `token_for`, `get_creds`, `concurrency` | hints → token → authz-info → join (RFC 9594 Figure 2); Responders and Monitors then serve the group |
 //! | `token` | client, group, roles | a token without joining (e.g. `verifier`) |
+//! | `forged_join` | client, group, roles, flaw = `signature`/`credential` | a Join Request the KDC must refuse (error ids 3 and 2) |
 //! | `keys` | client, group, `num` | GET `/ace-group/GROUPNAME` |
 //! | `num` | client, group, `equals` | GET `.../num`, equal to the installed version |
 //! | `renew` | client, group | new Sender ID, different and in use |
