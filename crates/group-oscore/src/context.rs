@@ -25,7 +25,7 @@ use crate::exchange::{ClientExchange, EchoChallenge, ResponseTracker, ServerExch
 use crate::message::{self, ECHO, MessageKind, OBSERVE};
 use crate::nonce::nonce;
 use crate::option::{OSCORE_OPTION, OscoreOption, encode_piv, piv_value};
-use crate::replay::{DEFAULT_WINDOW_SIZE, ReplayError, ReplayWindow};
+use crate::replay::{DEFAULT_WINDOW_SIZE, ReplayError, ReplayWindow, WindowState};
 use crate::sequence::SenderSequence;
 
 /// Length of the Echo values this crate generates (RFC 9175 allows 1 to 40).
@@ -268,6 +268,16 @@ impl SecurityContext {
     pub fn with_lost_replay_state(mut self) -> Self {
         self.replay.invalidate();
         self
+    }
+
+    /// Restores a replay window saved with [`ReplayWindow::state`] from
+    /// this context before a restart (RFC 8613 Appendix B.1.2: a server
+    /// that kept its replay window needs no Echo round trip). The state must
+    /// be the one after the last request accepted; one that does not fit
+    /// the window size is refused and the window is left as it was.
+    pub fn restore_replay_window(&mut self, state: &WindowState) -> Result<(), ContextError> {
+        self.replay = ReplayWindow::from_state(self.replay.size(), state)?;
+        Ok(())
     }
 
     /// The Sender ID.

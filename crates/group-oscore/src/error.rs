@@ -80,6 +80,10 @@ pub enum ContextError {
     /// Signature Algorithm, or no mode at all.
     #[error("inconsistent group configuration: {0}")]
     Inconsistent(&'static str),
+    /// A saved replay window does not fit the context (RFC 8613 Appendix
+    /// B.1.2).
+    #[error("saved replay state: {0}")]
+    ReplayState(#[from] crate::replay::WindowStateError),
 }
 
 /// Why a message could not be protected.

@@ -39,6 +39,8 @@ pub(crate) struct GroupServerInfo {
     pub verified_gid: Vec<u8>,
     /// Whether the request was protected in group mode.
     pub group_mode: bool,
+    /// Our Sender ID when the request was verified.
+    pub sender_id: Option<Vec<u8>>,
 }
 
 impl ServerExchange {

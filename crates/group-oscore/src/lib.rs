@@ -65,7 +65,7 @@ pub use context::{ContextParams, SecurityContext, request_kid};
 pub use error::{ContextError, DecodeFailure, ProtectError, UnprotectError};
 pub use exchange::{ClientExchange, EchoChallenge, ServerExchange};
 pub use option::OscoreOption;
-pub use replay::ReplayWindow;
+pub use replay::{ReplayWindow, WindowState, WindowStateError};
 pub use sequence::{SenderSequence, SequenceError, SequenceStore, Volatile};
 
 #[cfg(test)]

@@ -13,6 +13,15 @@
 //! Checking and updating are separate so that the update happens only after
 //! successful decryption (RFC 8613 section 8.2 step 6); both take `&mut`
 //! access to the context, which makes the pair atomic (section 7.4).
+//!
+//! A valid window can be saved as a [`WindowState`] and restored after a
+//! restart ([`ReplayWindow::state`], [`ReplayWindow::from_state`]): RFC
+//! 8613 Appendix B.1.2 lets a server that kept its replay window in
+//! persistent storage go on accepting requests without an Echo round trip.
+//! The saved state is only as good as its freshness: it must be the state
+//! after the last request accepted, so save it once the endpoint stopped
+//! processing messages, and discard it (use an invalid window) when that
+//! cannot be guaranteed.
 
 /// The default window size (RFC 8613 section 3.2.2).
 pub const DEFAULT_WINDOW_SIZE: u32 = 32;
@@ -39,6 +48,44 @@ struct Valid {
     highest: Option<u64>,
     /// Bit `i` of the little-endian word vector: `highest - i` was seen.
     seen: Vec<u64>,
+}
+
+/// The saved state of a valid replay window (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WindowState {
+    /// The window size (32 or more).
+    pub size: u32,
+    /// Sequence numbers below this are refused.
+    pub lower: u64,
+    /// The highest sequence number accepted, if any.
+    pub highest: Option<u64>,
+    /// Which of the `size` numbers ending at `highest` were received: bit
+    /// `i` of this little-endian vector of words is `highest - i`; exactly
+    /// `size.div_ceil(64)` words.
+    pub seen: Vec<u64>,
+}
+
+/// Why a [`WindowState`] cannot be restored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WindowStateError {
+    /// The saved window has another size than the context's.
+    #[error("saved replay window of size {saved}, the context uses {expected}")]
+    SizeMismatch {
+        /// The saved size.
+        saved: u32,
+        /// The context's size.
+        expected: u32,
+    },
+    /// The bitmap does not have `size.div_ceil(64)` words.
+    #[error("saved replay window bitmap of {0} words does not fit its size")]
+    BitmapLength(usize),
+    /// The lower limit is above the highest number accepted.
+    #[error("saved replay window has its lower limit above the highest number")]
+    LowerAboveHighest,
+    /// Numbers are marked received although none was accepted, or beyond
+    /// the window.
+    #[error("saved replay window marks numbers it cannot have received")]
+    StrayBits,
 }
 
 /// A replay window.
@@ -163,6 +210,53 @@ impl ReplayWindow {
     pub fn invalidate(&mut self) {
         self.state = None;
     }
+
+    /// The state of a valid window, to save it (none for an invalid one).
+    pub fn state(&self) -> Option<WindowState> {
+        self.state.as_ref().map(|s| WindowState {
+            size: self.size,
+            lower: s.lower,
+            highest: s.highest,
+            seen: s.seen.clone(),
+        })
+    }
+
+    /// A valid window from a saved `state`, for a context whose window size
+    /// is `size` (raised to 32 as in [`ReplayWindow::new`]). The state is
+    /// checked: it must be one a window of that size can be in.
+    pub fn from_state(size: u32, state: &WindowState) -> Result<Self, WindowStateError> {
+        let size = size.max(DEFAULT_WINDOW_SIZE);
+        if state.size != size {
+            return Err(WindowStateError::SizeMismatch {
+                saved: state.size,
+                expected: size,
+            });
+        }
+        let words = size.div_ceil(64) as usize;
+        if state.seen.len() != words {
+            return Err(WindowStateError::BitmapLength(state.seen.len()));
+        }
+        match state.highest {
+            None if state.seen.iter().any(|w| *w != 0) => {
+                return Err(WindowStateError::StrayBits);
+            }
+            Some(h) if state.lower > h => return Err(WindowStateError::LowerAboveHighest),
+            _ => {}
+        }
+        // No bit at or beyond `size` (the last word may be partly used).
+        let used = size as usize - (words - 1) * 64;
+        if used < 64 && state.seen[words - 1] >> used != 0 {
+            return Err(WindowStateError::StrayBits);
+        }
+        Ok(Self {
+            size,
+            state: Some(Valid {
+                lower: state.lower,
+                highest: state.highest,
+                seen: state.seen.clone(),
+            }),
+        })
+    }
 }
 
 fn bit(words: &[u64], i: usize) -> bool {
@@ -261,6 +355,74 @@ mod tests {
         assert_eq!(take(&mut w, 8), Ok(()));
         w.invalidate();
         assert_eq!(w.check(9), Err(ReplayError::Uninitialized));
+    }
+
+    #[test]
+    fn a_saved_window_refuses_what_it_refused_and_accepts_the_rest() {
+        let mut w = ReplayWindow::new(100);
+        for s in [3, 7, 8, 120, 150] {
+            take(&mut w, s).unwrap();
+        }
+        let saved = w.state().unwrap();
+        assert_eq!(saved.size, 100);
+        let mut restored = ReplayWindow::from_state(100, &saved).unwrap();
+        assert_eq!(restored, w);
+        assert_eq!(restored.check(150), Err(ReplayError::Replayed(150)));
+        assert_eq!(restored.check(120), Err(ReplayError::Replayed(120)));
+        assert_eq!(restored.check(50), Err(ReplayError::TooOld(50)));
+        assert_eq!(take(&mut restored, 149), Ok(()));
+        assert_eq!(take(&mut restored, 151), Ok(()));
+        // An empty window round-trips too; an invalid one has no state.
+        let empty = ReplayWindow::new(32);
+        assert_eq!(
+            ReplayWindow::from_state(32, &empty.state().unwrap()).unwrap(),
+            empty
+        );
+        assert_eq!(ReplayWindow::invalid(32).state(), None);
+    }
+
+    #[test]
+    fn inconsistent_saved_windows_are_refused() {
+        let mut w = ReplayWindow::new(32);
+        take(&mut w, 40).unwrap();
+        let good = w.state().unwrap();
+        assert_eq!(
+            ReplayWindow::from_state(64, &good),
+            Err(WindowStateError::SizeMismatch {
+                saved: 32,
+                expected: 64
+            })
+        );
+        let mut bad = good.clone();
+        bad.seen.push(0);
+        assert_eq!(
+            ReplayWindow::from_state(32, &bad),
+            Err(WindowStateError::BitmapLength(2))
+        );
+        let mut bad = good.clone();
+        bad.lower = 41;
+        assert_eq!(
+            ReplayWindow::from_state(32, &bad),
+            Err(WindowStateError::LowerAboveHighest)
+        );
+        let mut bad = good.clone();
+        bad.seen[0] |= 1 << 40; // beyond a 32-number window
+        assert_eq!(
+            ReplayWindow::from_state(32, &bad),
+            Err(WindowStateError::StrayBits)
+        );
+        let bad = WindowState {
+            size: 32,
+            lower: 0,
+            highest: None,
+            seen: vec![1],
+        };
+        assert_eq!(
+            ReplayWindow::from_state(32, &bad),
+            Err(WindowStateError::StrayBits)
+        );
+        // Sizes below 32 were raised when the window was made.
+        assert!(ReplayWindow::from_state(8, &good).is_ok());
     }
 
     #[test]

@@ -357,3 +357,203 @@ fn sender_sequence_numbers_survive_a_restart() {
     assert_eq!(option(&outer).partial_iv.as_deref(), Some(&[8][..]));
     server.unprotect_request(&outer).unwrap();
 }
+
+#[test]
+fn a_member_restored_with_its_replay_state_accepts_fresh_requests_and_refuses_replays() {
+    let alg = SignatureAlgorithm::EdDsa;
+    let (a, b, c) = (node(1, alg), node(2, alg), node(3, alg));
+    let mut requester = security(&a, &[&b, &c], alg);
+    let mut listener = security(&b, &[&a, &c], alg);
+    let (r1, _) = requester
+        .protect_request(&get("one", 1), &RequestMode::Group)
+        .unwrap();
+    let (r2, _) = requester
+        .protect_request(&get("two", 2), &RequestMode::Group)
+        .unwrap();
+    listener.unprotect_request(&r1).unwrap();
+    listener.unprotect_request(&r2).unwrap();
+    let saved = listener.replay_state();
+    assert_eq!(saved.gid, listener.gid());
+    assert!(!saved.recipients_deleted);
+    assert_eq!(saved.windows.len(), 2);
+    assert_eq!(saved.windows[0].0, a.id);
+    assert_eq!(saved.windows[0].1.as_ref().unwrap().highest, Some(1));
+
+    // The same member built again from its keying material, as after a
+    // restart, with the saved state: no Echo, and no replay.
+    let mut restored = security(&b, &[&a, &c], alg);
+    restored.restore_replay_state(&saved).unwrap();
+    assert_eq!(restored.replay_state(), saved);
+    for replay in [&r1, &r2] {
+        assert!(matches!(
+            restored.unprotect_request(replay).unwrap_err(),
+            UnprotectError::Replay(_)
+        ));
+    }
+    let (r3, _) = requester
+        .protect_request(&get("three", 3), &RequestMode::Group)
+        .unwrap();
+    let (got, _) = restored.unprotect_request(&r3).unwrap();
+    assert_eq!(got.get_first_option(CoapOption::UriPath).unwrap(), b"three");
+    // A member never heard from starts valid: nothing of it was accepted.
+    let mut third = security(&c, &[&a, &b], alg);
+    let (from_c, _) = third
+        .protect_request(&get("c", 1), &RequestMode::Group)
+        .unwrap();
+    restored.unprotect_request(&from_c).unwrap();
+
+    // The same member without its replay state: every window invalid, so
+    // the fresh request needs Echo first (RFC 10021 section 2.6.1.2).
+    let mut lost = security(&b, &[&a, &c], alg);
+    lost.invalidate_replay_windows();
+    let (r4, _) = requester
+        .protect_request(&get("four", 4), &RequestMode::Group)
+        .unwrap();
+    assert!(matches!(
+        lost.unprotect_request(&r4).unwrap_err(),
+        UnprotectError::EchoRequired(_)
+    ));
+    assert!(lost.replay_state().recipients_deleted);
+    assert!(lost.replay_state().windows.iter().all(|(_, w)| w.is_none()));
+}
+
+#[test]
+fn a_replay_state_is_restored_only_into_a_context_it_fits() {
+    let alg = SignatureAlgorithm::EdDsa;
+    let (a, b, c) = (node(1, alg), node(2, alg), node(3, alg));
+    let mut listener = security(&b, &[&a], alg);
+    let saved = listener.replay_state();
+
+    // Another Gid: refused, nothing changes.
+    let mut other = security(&b, &[&a], alg);
+    other.rekey(rekeying(&[0xb1, 0x00, 0x09], 2, 0), 0).unwrap();
+    let before = other.replay_state();
+    assert_eq!(
+        other.restore_replay_state(&saved).unwrap_err(),
+        ContextError::Inconsistent("the saved replay state belongs to another Gid")
+    );
+    assert_eq!(other.replay_state(), before);
+
+    // A window of another size: refused before any window is set.
+    let mut bad = saved.clone();
+    bad.windows[0].1.as_mut().unwrap().size = 64;
+    assert!(matches!(
+        listener.restore_replay_state(&bad).unwrap_err(),
+        ContextError::ReplayState(_)
+    ));
+
+    // A saved Sender ID without a Recipient Context here (it may have sent
+    // requests that were accepted): Recipient Contexts made from now on
+    // start invalid.
+    let mut fewer = security(&b, &[], alg);
+    fewer.restore_replay_state(&saved).unwrap();
+    fewer.add_member(member(&a)).unwrap();
+    fewer.add_member(member(&c)).unwrap();
+    assert!(
+        fewer
+            .replay_state()
+            .windows
+            .iter()
+            .all(|(_, w)| w.is_none())
+    );
+    assert!(fewer.replay_state().recipients_deleted);
+
+    // A window saved as invalid stays invalid.
+    listener.invalidate_replay_windows();
+    let lost = listener.replay_state();
+    let mut again = security(&b, &[&a], alg);
+    again.restore_replay_state(&lost).unwrap();
+    let mut requester = security(&a, &[&b], alg);
+    let (r, _) = requester
+        .protect_request(&get("x", 1), &RequestMode::Group)
+        .unwrap();
+    assert!(matches!(
+        again.unprotect_request(&r).unwrap_err(),
+        UnprotectError::EchoRequired(_)
+    ));
+}
+
+#[test]
+fn a_new_sender_id_changes_only_the_sender_context() {
+    let alg = SignatureAlgorithm::EdDsa;
+    let (a, b) = (node(1, alg), node(2, alg));
+    let mut requester = security(&a, &[&b], alg);
+    let mut responder = security(&b, &[&a], alg);
+    let (r1, _) = requester
+        .protect_request(&get("one", 1), &RequestMode::Group)
+        .unwrap();
+    responder.unprotect_request(&r1).unwrap();
+    // A request verified before the renewal, answered after it.
+    let (r2, mut cx2) = requester
+        .protect_request(&get("two", 2), &RequestMode::Pairwise(b.id.clone()))
+        .unwrap();
+    let (_, mut sx2) = responder.unprotect_request(&r2).unwrap();
+    let (_, mut sx2_group) = {
+        let (r, _) = requester
+            .protect_request(&get("three", 3), &RequestMode::Group)
+            .unwrap();
+        responder.unprotect_request(&r).unwrap()
+    };
+    let windows_before = responder.replay_state();
+
+    responder
+        .renew_sender_id(&[0x22], SenderSequence::volatile())
+        .unwrap();
+    assert_eq!(responder.current().own().sender_id(), Some(&[0x22][..]));
+    assert_eq!(responder.current().sender_sequence_number(), Some(0));
+    assert_eq!(responder.gid(), [0xb1, 0x00, 0x01]);
+    assert_eq!(responder.key_generation(), Some(1));
+    // The Recipient Contexts and their windows are untouched: a replay is
+    // still refused, a fresh request verifies without Echo.
+    assert_eq!(responder.replay_state(), windows_before);
+    assert!(matches!(
+        responder.unprotect_request(&r1).unwrap_err(),
+        UnprotectError::Replay(_)
+    ));
+    let (r4, _) = requester
+        .protect_request(&get("four", 4), &RequestMode::Group)
+        .unwrap();
+    responder.unprotect_request(&r4).unwrap();
+
+    // The requester learns the new Sender ID (same credential) from the
+    // Group Manager and verifies the responder's messages under it.
+    requester
+        .add_member(Member::new(
+            &[0x22],
+            Credential::new(&b.cred, b.key.verifying_key()).unwrap(),
+        ))
+        .unwrap();
+    let resp = responder
+        .protect_response(&content(&r2, b"renewed"), &mut sx2, ResponseMode::Pairwise)
+        .unwrap();
+    // RFC 10021 section 2.6.3.1: the new 'kid', and a fresh Partial IV.
+    let opt = option(&resp);
+    assert_eq!(opt.kid.as_deref(), Some(&[0x22][..]));
+    assert_eq!(opt.partial_iv.as_deref(), Some(&[0][..]));
+    // The addressed server is recognised by its credential, not its 'kid'.
+    let got = requester.unprotect_response(&resp, &mut cx2).unwrap();
+    assert_eq!(got.message.payload, b"renewed");
+    assert_eq!(got.kid, [0x22]);
+    let resp = responder
+        .protect_response(&content(&r2, b"g"), &mut sx2_group, ResponseMode::Group)
+        .unwrap();
+    assert_eq!(option(&resp).kid.as_deref(), Some(&[0x22][..]));
+    assert_eq!(option(&resp).partial_iv.as_deref(), Some(&[1][..]));
+
+    // Its requests carry the new Sender ID and verify at the requester.
+    let mut responder_as_client = responder;
+    let (req, _) = responder_as_client
+        .protect_request(&get("from-b", 9), &RequestMode::Group)
+        .unwrap();
+    assert_eq!(option(&req).kid.as_deref(), Some(&[0x22][..]));
+    assert_eq!(option(&req).partial_iv.as_deref(), Some(&[2][..]));
+    requester.unprotect_request(&req).unwrap();
+
+    // A Sender ID another member holds is refused.
+    assert_eq!(
+        responder_as_client
+            .renew_sender_id(&a.id, SenderSequence::volatile())
+            .unwrap_err(),
+        ContextError::Inconsistent("the new Sender ID is another member's")
+    );
+}

@@ -69,6 +69,26 @@ fn replayed_request_is_refused_4_01() {
 }
 
 #[test]
+fn a_restored_replay_window_still_refuses_replays() {
+    let (mut client, mut server) = pair();
+    let (old, _) = client.protect_request(&get("a", 1)).unwrap();
+    server.unprotect_request(&old).unwrap();
+    let saved = server.replay_window().state().unwrap();
+    // The server restarts: same keys, window restored instead of lost.
+    let (_, fresh) = pair();
+    let mut restored = fresh.with_lost_replay_state();
+    restored.restore_replay_window(&saved).unwrap();
+    let err = restored.unprotect_request(&old).unwrap_err();
+    assert_eq!(err, UnprotectError::Replay(ReplayError::Replayed(0)));
+    still_serves(&mut client, &mut restored);
+    // A state that does not fit is refused and leaves the window as it was.
+    let mut bad = saved.clone();
+    bad.size = 64;
+    assert!(restored.restore_replay_window(&bad).is_err());
+    assert!(restored.replay_window().is_valid());
+}
+
+#[test]
 fn tampered_request_is_refused_4_00_and_does_not_burn_its_partial_iv() {
     let (mut client, mut server) = pair();
     let (outer, _) = client.protect_request(&get("a", 1)).unwrap();

@@ -29,8 +29,11 @@ use crate::exchange::{
 use crate::message::{self, ECHO, MessageKind, Split};
 use crate::nonce::nonce;
 use crate::option::{OSCORE_OPTION, OscoreOption, encode_piv, piv_value};
-use crate::replay::{ReplayError, ReplayWindow};
+use crate::replay::{ReplayError, ReplayWindow, WindowState};
 use crate::sequence::SenderSequence;
+
+/// Replay windows by Sender ID (none: invalid), as saved.
+pub(crate) type SavedWindows = Vec<(Vec<u8>, Option<WindowState>)>;
 
 /// How a request is protected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +269,85 @@ impl GroupContext {
                 self.deleted_any = true;
             }
         }
+    }
+
+    /// Replaces the Sender Context with one for the new Sender ID `id`
+    /// that the Group Manager assigned (RFC 9594 section 4.8.2; RFC 10021
+    /// section 2.6.3.1): Sender Key derived again, Sender Sequence Number
+    /// from `sequence` (0 for a new ID), pairwise keys derived again on
+    /// next use. The Recipient Contexts, their replay windows and pending
+    /// Echo challenges stay as they are: the other members' keys did not
+    /// change.
+    pub(crate) fn set_sender_id(
+        &mut self,
+        id: Vec<u8>,
+        sequence: SenderSequence,
+    ) -> Result<(), ContextError> {
+        self.check_id("Sender ID", &id)?;
+        if self.recipients.contains_key(&id) {
+            return Err(ContextError::Inconsistent(
+                "the new Sender ID is another member's",
+            ));
+        }
+        self.sender = Some(Sender {
+            key: self.derive_key(&id),
+            id: id.clone(),
+            sequence,
+        });
+        self.own.sender_id = Some(id);
+        for r in self.recipients.values_mut() {
+            r.pairwise = None;
+        }
+        Ok(())
+    }
+
+    /// The replay windows of the Recipient Contexts, by Sender ID (none for
+    /// an invalid window), and whether a Recipient Context was ever deleted
+    /// from this context (RFC 10021 section 2.6.1.2).
+    pub(crate) fn replay_windows(&self) -> (SavedWindows, bool) {
+        let mut windows: Vec<_> = self
+            .recipients
+            .iter()
+            .map(|(kid, r)| (kid.clone(), r.replay.state()))
+            .collect();
+        windows.sort_by(|a, b| a.0.cmp(&b.0));
+        (windows, self.deleted_any)
+    }
+
+    /// Sets the replay windows saved by [`GroupContext::replay_windows`]
+    /// (see [`super::GroupSecurity::restore_replay_state`]). Every window is
+    /// checked before any is set.
+    pub(crate) fn restore_replay_windows(
+        &mut self,
+        windows: &[(Vec<u8>, Option<WindowState>)],
+        recipients_deleted: bool,
+    ) -> Result<(), ContextError> {
+        let size = self.params.replay_window;
+        let mut restored = HashMap::with_capacity(windows.len());
+        for (kid, state) in windows {
+            let window = match state {
+                Some(s) => ReplayWindow::from_state(size, s)?,
+                None => ReplayWindow::invalid(size),
+            };
+            restored.insert(kid.as_slice(), window);
+        }
+        // A Sender ID saved without a Recipient Context now may have had
+        // messages accepted: from now on, new Recipient Contexts start
+        // invalid, as after a deletion.
+        let unmatched = restored
+            .keys()
+            .any(|kid| !self.recipients.contains_key(*kid));
+        self.deleted_any |= recipients_deleted || unmatched;
+        for (kid, r) in &mut self.recipients {
+            r.replay = match restored.remove(kid.as_slice()) {
+                Some(w) => w,
+                None if recipients_deleted => ReplayWindow::invalid(size),
+                // Not known when the state was saved, and nothing was
+                // ever deleted: no message of it can have been accepted.
+                None => ReplayWindow::new(size),
+            };
+        }
+        Ok(())
     }
 
     /// The members with a Recipient Context.
@@ -772,6 +854,7 @@ impl GroupContext {
             group: Some(GroupServerInfo {
                 verified_gid: self.params.gid.clone(),
                 group_mode: mode == Mode::Group,
+                sender_id: self.own.sender_id.clone(),
             }),
         };
         let pairwise_available = self.params.has_pairwise_mode();
@@ -840,9 +923,16 @@ impl GroupContext {
             .group
             .as_ref()
             .is_none_or(|g| g.verified_gid != self.params.gid);
-        let reuse = exchange.may_reuse_nonce() && !other_context && !fresh_piv;
         let sender = self.sender.as_mut().ok_or(ProtectError::NoSenderContext)?;
         let sender_id = sender.id.clone();
+        // A new Sender ID since the request was verified (RFC 10021 section
+        // 2.6.3.1): the response says who sends it and uses a fresh Partial
+        // IV, as a response from another Sender Context does.
+        let new_sender_id = exchange
+            .group
+            .as_ref()
+            .is_some_and(|g| g.sender_id.as_deref() != Some(sender_id.as_slice()));
+        let reuse = exchange.may_reuse_nonce() && !other_context && !new_sender_id && !fresh_piv;
         let own_piv = if reuse {
             None
         } else {
@@ -852,7 +942,7 @@ impl GroupContext {
             group_flag: mode == ResponseMode::Group,
             partial_iv: own_piv.clone(),
             kid_context: other_context.then(|| self.params.gid.clone()),
-            kid: (mode == ResponseMode::Group || exchange.is_group_mode())
+            kid: (mode == ResponseMode::Group || exchange.is_group_mode() || new_sender_id)
                 .then(|| sender_id.clone()),
         };
         let option_value = option.encode()?;
@@ -918,12 +1008,11 @@ impl GroupContext {
                 "not a Group OSCORE exchange",
             ))?;
         let target = group_info.target.clone();
+        // A 'kid' other than the addressed server's is that server under a
+        // new Sender ID (RFC 10021 section 2.6.3.1: it then includes its
+        // 'kid'); verify_response checks that the credential is the
+        // addressed server's (section 8.6).
         let kid = match (&option.kid, &target) {
-            (Some(kid), Some((expected, _))) if kid != expected => {
-                return Err(UnprotectError::UnexpectedResponse(
-                    "response from another server than addressed",
-                ));
-            }
             (Some(kid), _) => kid.clone(),
             (None, Some((expected, _))) => expected.clone(),
             (None, None) => {

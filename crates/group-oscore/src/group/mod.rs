@@ -14,7 +14,10 @@
 //!   credentials mapped to X25519), per-sender replay windows, Recipient
 //!   Contexts created on first contact through a [`MemberLookup`], role
 //!   enforcement, rekeying with a grace period for the previous context,
-//!   and removal of stale Sender IDs.
+//!   removal of stale Sender IDs, a new Sender ID without rekeying
+//!   ([`GroupSecurity::renew_sender_id`]: only the Sender Context changes),
+//!   and the replay windows saved and restored across a restart
+//!   ([`ReplayState`]).
 //!
 //! ```text
 //! client                                              server
@@ -41,4 +44,4 @@ pub use member::{Credential, LookupResult, Member, MemberLookup, OwnIdentity};
 pub use params::{
     CRED_FMT_KCCS, CountersignatureStructure, GroupParams, KeyAgreement, gid_from_prefix_and_epoch,
 };
-pub use security::{GroupResponse, GroupSecurity, Rekeying};
+pub use security::{GroupResponse, GroupSecurity, Rekeying, ReplayState};

@@ -11,6 +11,7 @@ use super::params::GroupParams;
 use crate::context::read_option;
 use crate::error::{ContextError, DecodeFailure, ProtectError, UnprotectError};
 use crate::exchange::{ClientExchange, ServerExchange};
+use crate::replay::WindowState;
 use crate::sequence::SenderSequence;
 
 /// New group keying material from the Group Manager (RFC 10021 section
@@ -54,6 +55,29 @@ impl Rekeying {
             grace: 0,
         }
     }
+}
+
+/// The replay state of a member's current Security Context, to save it
+/// across a restart (RFC 8613 Appendix B.1.2; RFC 10021 section 2.6.1):
+/// the replay window of each Recipient Context and whether a Recipient
+/// Context was ever deleted (section 2.6.1.2). Made by
+/// [`GroupSecurity::replay_state`], applied by
+/// [`GroupSecurity::restore_replay_state`].
+///
+/// It is only as fresh as the moment it was taken: take it after the
+/// endpoint stopped processing requests, and restore it once. A member
+/// restored from an older state would accept the requests received since
+/// a second time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayState {
+    /// The Gid of the context the windows belong to.
+    pub gid: Vec<u8>,
+    /// Whether a Recipient Context was ever deleted from that context: new
+    /// Recipient Contexts then start with an invalid window.
+    pub recipients_deleted: bool,
+    /// Each Recipient Context's Sender ID and window (none: invalid),
+    /// sorted by Sender ID.
+    pub windows: Vec<(Vec<u8>, Option<WindowState>)>,
 }
 
 /// A decrypted response and who sent it.
@@ -201,6 +225,68 @@ impl GroupSecurity {
             self.key_generation = rekeying.key_generation;
         }
         Ok(())
+    }
+
+    /// Takes the Sender ID `sender_id` that the Group Manager assigned
+    /// (Key Renewal, RFC 9594 section 4.8.2 and the Group OSCORE profile
+    /// section 9; RFC 10021 section 2.6.3.1) without new group keying
+    /// material: only the Sender Context changes (Sender Key derived again,
+    /// Sender Sequence Number from `sequence`, normally starting at 0).
+    /// The Recipient Contexts keep their replay windows, and the Gid and
+    /// Key Generation Number stay. Responses to requests verified before
+    /// carry the new 'kid' and a fresh Partial IV. A Sender ID that belongs
+    /// to a known member is refused.
+    pub fn renew_sender_id(
+        &mut self,
+        sender_id: &[u8],
+        sequence: SenderSequence,
+    ) -> Result<(), ContextError> {
+        self.current.set_sender_id(sender_id.to_vec(), sequence)
+    }
+
+    /// The replay state of the current context (see [`ReplayState`]). The
+    /// previous context kept for its grace period is not included: a
+    /// restored member verifies with the current keying material only.
+    pub fn replay_state(&self) -> ReplayState {
+        let (windows, recipients_deleted) = self.current.replay_windows();
+        ReplayState {
+            gid: self.current.gid().to_vec(),
+            recipients_deleted,
+            windows,
+        }
+    }
+
+    /// Restores a [`ReplayState`] saved from this member's context with the
+    /// same Gid, typically into a context just built again from the same
+    /// keying material and members: each Recipient Context takes its saved
+    /// window; one saved as invalid stays invalid (its sender goes through
+    /// Echo); one not in the saved state starts valid unless a Recipient
+    /// Context had been deleted (then invalid, RFC 10021 section 2.6.1.2). A
+    /// Sender ID in the saved state without a Recipient Context here makes
+    /// every Recipient Context created later start invalid.
+    ///
+    /// A state of another Gid, or one that does not fit the context's
+    /// window size, is refused and nothing changes: the caller then treats
+    /// the replay state as lost.
+    pub fn restore_replay_state(&mut self, state: &ReplayState) -> Result<(), ContextError> {
+        if state.gid != self.current.gid() {
+            return Err(ContextError::Inconsistent(
+                "the saved replay state belongs to another Gid",
+            ));
+        }
+        self.current
+            .restore_replay_windows(&state.windows, state.recipients_deleted)
+    }
+
+    /// Makes every replay window of the current context invalid, as if the
+    /// replay state had been lost (RFC 10021 section 2.6.1.2): each
+    /// member's next request goes through Echo, and Recipient Contexts
+    /// created later start invalid too.
+    pub fn invalidate_replay_windows(&mut self) {
+        let (windows, _) = self.current.replay_windows();
+        let lost: Vec<_> = windows.into_iter().map(|(kid, _)| (kid, None)).collect();
+        // Invalid windows always fit the context.
+        let _ = self.current.restore_replay_windows(&lost, true);
     }
 
     /// When the previous context must be dropped, if one is kept.
