@@ -33,7 +33,10 @@ credential), the contexts with the AS, the access tokens and the OSCORE contexts
 and every group with its keying material. Each command reads it and writes it back, so that \
 separate invocations compose (join in one, send in the next). It holds secrets: it is written \
 with mode 0600. Sequence-number reservations are recorded in STATE.seq.json before use (RFC 8613 \
-Appendix B.1.1), so no nonce is ever reused across invocations.
+Appendix B.1.1), so no nonce is ever reused across invocations. The replay windows of the \
+client's contexts are written when an invocation ends and removed from the file while one runs \
+(RFC 8613 Appendix B.1.2): a restarted member (a Monitor too) accepts fresh requests at once and \
+still refuses replays; after a crash, members' requests go through Echo first.
 
 CONFIGURATION FILE (--config, TOML), read to create the state file and for runtime settings:
     name = \"sensor-1\"
@@ -65,7 +68,8 @@ EXAMPLES:
     ace-client --config me.toml join g1 --roles requester,responder
     ace-client keys g1
     ace-client send g1 /temp --peer 127.0.0.1:5701
-    ace-client serve g1 --path /temp --reply 21.5 --for 60
+    ace-client serve g1 --path /temp --path /hum --reply 21.5 --for 60
+    ace-client serve g1 g2                     # every path of both groups
     ace-client --multicast-listen 224.0.1.187:5683 --multicast-if 127.0.0.1 serve g1 --path /temp
     ace-client --multicast-if 127.0.0.1 send g1 /temp --multicast 224.0.1.187:5683 --wait 6
     ace-client listen --for 300
@@ -227,14 +231,16 @@ enum Cmd {
         #[arg(long = "peer")]
         peers: Vec<SocketAddr>,
     },
-    /// Answers the group's members (Responder) or only listens (Monitor),
+    /// Answers the groups' members (Responder) or only listens (Monitor),
     /// printing each verified request.
     Serve {
-        /// The group name.
-        group: String,
-        /// The resource path served.
-        #[arg(long, default_value = "/")]
-        path: String,
+        /// The group names (one or more).
+        #[arg(required = true, num_args = 1..)]
+        groups: Vec<String>,
+        /// A resource path served (repeatable); others get 4.04. Without
+        /// --path, every path is served.
+        #[arg(long = "path")]
+        paths: Vec<String>,
         /// The reply payload (default: the request's payload echoed).
         #[arg(long)]
         reply: Option<String>,
@@ -402,9 +408,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
         return Ok(());
     }
     let client = GroupClient::restore(config, &state).await?;
+    // The replay windows in the file are used once: while this client
+    // runs, the file holds none, so that a crash leaves no stale windows
+    // that would let the requests accepted meanwhile be replayed (RFC 8613
+    // Appendix B.1.2). They are written again once the client stopped.
+    let had_windows = state.groups.iter().any(|g| g.replay.is_some())
+        || state.sessions.iter().any(|s| s.replay.is_some());
+    if had_windows {
+        save(&args.state, &client.state())?;
+    }
     let result = execute(&client, &args).await;
-    let saved = save(&args.state, &client.state());
     client.shutdown().await;
+    let saved = save(&args.state, &client.state());
     result?;
     saved
 }
@@ -783,36 +798,46 @@ async fn execute(client: &GroupClient, args: &Args) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Serve {
-            group,
-            path,
+            groups,
+            paths,
             reply,
             duration,
             count,
         } => {
-            let served = normalize(path);
+            let served: Arc<Vec<String>> = Arc::new(paths.iter().map(|p| normalize(p)).collect());
             let reply = reply.clone();
-            let handler: SharedHandler = Arc::new(move |req: Request| {
+            let handler: SharedHandler = {
                 let served = served.clone();
-                let reply = reply.clone();
-                async move {
-                    if req.path_string() != served {
-                        return Response::not_found();
+                Arc::new(move |req: Request| {
+                    let served = served.clone();
+                    let reply = reply.clone();
+                    async move {
+                        if !served.is_empty() && !served.contains(&req.path_string()) {
+                            return Response::not_found();
+                        }
+                        match reply {
+                            Some(r) => Response::content(r.into_bytes()),
+                            None => Response::content(req.payload),
+                        }
                     }
-                    match reply {
-                        Some(r) => Response::content(r.into_bytes()),
-                        None => Response::content(req.payload),
-                    }
-                }
-            });
-            client.serve(group, handler)?;
+                })
+            };
+            for group in groups {
+                client.serve(group, handler.clone())?;
+            }
             let mut events = client.events();
+            let what = if served.is_empty() {
+                "every path".to_string()
+            } else {
+                served.join(", ")
+            };
             out.line(
                 &format!(
-                    "serving {} in {group} on {}",
-                    normalize(path),
+                    "serving {what} in {} on {}",
+                    groups.join(", "),
                     client.local_addr()
                 ),
-                json!({"serving": normalize(path), "group": group, "address": client.local_addr()}),
+                json!({"serving": *served, "groups": groups, "address": client.local_addr()}),
             );
             let until = deadline(*duration);
             let mut seen = 0;

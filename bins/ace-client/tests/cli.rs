@@ -348,3 +348,132 @@ async fn send_to_a_multicast_group_served_by_another_process() {
             .success()
     );
 }
+
+/// Reads the state file.
+fn state_of(cli: &Cli) -> ace_client::ClientState {
+    ace_client::ClientState::from_json(&std::fs::read_to_string(&cli.state).unwrap()).unwrap()
+}
+
+/// Starts `serve` and returns the process, its output lines and its
+/// address (from the first line).
+async fn start_serving(
+    cli: &Cli,
+    args: &[&str],
+) -> (
+    tokio::process::Child,
+    tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    String,
+) {
+    let mut all = vec!["--json", "serve"];
+    all.extend_from_slice(args);
+    let mut child = cli.command(&all).stdout(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready: serde_json::Value = serde_json::from_str(
+        &tokio::time::timeout(T, lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    let address = ready["address"].as_str().unwrap().to_string();
+    (child, lines, address)
+}
+
+/// A Monitor served by one invocation after another hears each fresh
+/// request (its replay windows go from one invocation to the next through
+/// the state file, and are out of the file while one runs), and `serve`
+/// answers every path, or the paths listed, of one or more groups.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_served_again_hears_requests_and_serve_takes_every_path() {
+    let world = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let monitor = Cli::new(&world, dir.path(), "monitor");
+    let responder = Cli::new(&world, dir.path(), "responder");
+    let requester = Cli::new(&world, dir.path(), "requester");
+    monitor.ok(&["join", "g1", "--roles", "monitor"]).await;
+    responder.ok(&["join", "g1", "--roles", "responder"]).await;
+    responder.ok(&["join", "g2", "--roles", "responder"]).await;
+    requester.ok(&["join", "g1", "--roles", "requester"]).await;
+    requester.ok(&["join", "g2", "--roles", "requester"]).await;
+    assert!(state_of(&monitor).groups[0].replay.is_some());
+
+    for (round, path) in ["/first", "/second"].into_iter().enumerate() {
+        let (mut serve, mut lines, address) =
+            start_serving(&monitor, &["g1", "--count", "1", "--for", "50"]).await;
+        // While it runs, the file holds no windows.
+        assert!(
+            state_of(&monitor).groups[0].replay.is_none(),
+            "round {round}"
+        );
+        let sent = requester
+            .ok(&["send", "g1", path, "--peer", &address, "--wait", "1"])
+            .await;
+        assert!(
+            sent.contains("(no response)"),
+            "a Monitor answers nothing: {sent}"
+        );
+        let heard: serde_json::Value = serde_json::from_str(
+            &tokio::time::timeout(T, lines.next_line())
+                .await
+                .unwrap()
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(heard["event"], "message", "round {round}");
+        assert_eq!(heard["path"], path);
+        assert!(
+            tokio::time::timeout(T, serve.wait())
+                .await
+                .unwrap()
+                .unwrap()
+                .success()
+        );
+        assert!(state_of(&monitor).groups[0].replay.is_some());
+    }
+
+    // Every path of both groups.
+    let (mut serve, _lines, address) = start_serving(
+        &responder,
+        &["g1", "g2", "--reply", "here", "--count", "3", "--for", "50"],
+    )
+    .await;
+    for (group, path) in [("g1", "/x"), ("g1", "/y/z"), ("g2", "/w")] {
+        let sent = requester
+            .ok(&["send", group, path, "--peer", &address, "--wait", "2"])
+            .await;
+        assert!(
+            sent.contains("2.05") && sent.contains(": here"),
+            "{group} {path}: {sent}"
+        );
+    }
+    assert!(
+        tokio::time::timeout(T, serve.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+    // Only the paths listed.
+    let (mut serve, _lines, address) = start_serving(
+        &responder,
+        &[
+            "g1", "--path", "/a", "--path", "b", "--count", "3", "--for", "50",
+        ],
+    )
+    .await;
+    for (path, code) in [("/a", "2.05"), ("/b", "2.05"), ("/c", "4.04")] {
+        let sent = requester
+            .ok(&["send", "g1", path, "--peer", &address, "--wait", "2"])
+            .await;
+        assert!(sent.contains(code), "{path}: {sent}");
+    }
+    assert!(
+        tokio::time::timeout(T, serve.wait())
+            .await
+            .unwrap()
+            .unwrap()
+            .success()
+    );
+}

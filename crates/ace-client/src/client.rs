@@ -17,7 +17,7 @@ use crate::flow::{
 };
 use crate::marks::SequenceMarks;
 use crate::membership::{Membership, RekeyOutcome, RekeyPlan};
-use crate::state::{ClientState, GroupRecord, SessionRecord};
+use crate::state::{ClientState, GroupRecord, GroupReplayRecord, SessionRecord, WindowRecord};
 use crate::view::{ClientEvent, GroupResponse, JoinOutcome, KeyingMaterialView, RekeySource};
 use ace_coap::oscore::{
     self, GroupConfig, GroupMember, OscoreClient, OscoreContexts, OscoreObservation, Persistence,
@@ -38,7 +38,7 @@ use ace_proto::groupcomm::{
 use ace_proto::problem::ProblemDetails;
 use ace_proto::roles::group_oscore::{MONITOR, REQUESTER};
 use group_oscore::SenderSequence;
-use group_oscore::group::{GroupSecurity, Rekeying};
+use group_oscore::group::GroupSecurity;
 use group_oscore::sequence::MAX_SEQUENCE_NUMBER;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -96,6 +96,9 @@ pub(crate) struct Inner {
     /// Sender IDs whose credential the KDC did not have, with when it was
     /// asked (not asked again for a while).
     unknown_kids: Mutex<HashMap<(String, Vec<u8>), u64>>,
+    /// The endpoint was shut down: no request is verified any more, so the
+    /// replay windows are final and go into the state.
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl Drop for Inner {
@@ -162,9 +165,12 @@ impl GroupClient {
     /// Like [`GroupClient::start`], continuing from `state` (tokens, KDC
     /// contexts, groups and sequence-number reservations of an earlier
     /// run). Restored contexts resume their Sender Sequence Numbers above
-    /// every reservation, and their replay state counts as lost: requests
-    /// from the KDC and group members go through Echo first (RFC 8613
-    /// Appendix B.1.2; RFC 10021 section 2.6.1.2).
+    /// every reservation. Their replay windows come from the state when it
+    /// was taken after the earlier client stopped (see [`ClientState`]):
+    /// fresh requests are then accepted at once and replays refused.
+    /// Otherwise the replay state counts as lost: requests from the KDC and
+    /// group members go through Echo first (RFC 8613 Appendix B.1.2; RFC
+    /// 10021 section 2.6.1.2), which a Monitor cannot ask for.
     pub async fn restore(config: ClientConfig, state: &ClientState) -> Result<Self, ClientError> {
         let marks = match &config.sequence_file {
             Some(path) => SequenceMarks::with_file(path).map_err(ClientError::State)?,
@@ -215,6 +221,7 @@ impl GroupClient {
             group_locks: Mutex::new(HashMap::new()),
             unknown_kids: Mutex::new(HashMap::new()),
             observing: Mutex::new(std::collections::HashSet::new()),
+            stopped: std::sync::atomic::AtomicBool::new(false),
             config,
         });
         let _ = weak.set(Arc::downgrade(&inner));
@@ -255,6 +262,16 @@ impl GroupClient {
                 continue;
             }
             self.inner.install_session(&session, true)?;
+            if let Some(window) = &record.replay {
+                let label = Label::Kdc(session.id1.clone());
+                let restored = self
+                    .inner
+                    .table
+                    .with_context(&label, |c| c.restore_replay_window(&window.state()));
+                if let Some(Err(e)) = restored {
+                    tracing::warn!(error = %e, "replay window of the KDC context not restored");
+                }
+            }
             lock(&self.inner.state).sessions.push(session);
         }
         for record in &state.groups {
@@ -271,12 +288,13 @@ impl GroupClient {
                 continue;
             }
             let group = membership.group.clone();
+            let replay = record.replay.as_ref().map(|r| r.state());
             self.inner.add_group(
                 membership,
                 record.multicast,
                 record.peers.clone(),
                 self.inner.config.control_uri,
-                true,
+                Windows::Restored(replay),
             )?;
             Inner::start_tasks(&self.inner, &group, None);
         }
@@ -370,11 +388,29 @@ impl GroupClient {
         Some(view)
     }
 
-    /// The whole state, for the CLI's state file.
+    /// The whole state, for the CLI's state file. After
+    /// [`GroupClient::shutdown`] it includes the replay windows of the
+    /// client's contexts (see [`ClientState`]).
     pub fn state(&self) -> ClientState {
+        let stopped = self.inner.stopped.load(std::sync::atomic::Ordering::SeqCst);
         let mut out = ClientState::from_config(&self.inner.config);
         let st = lock(&self.inner.state);
-        out.sessions = st.sessions.iter().map(SessionRecord::of).collect();
+        out.sessions = st
+            .sessions
+            .iter()
+            .map(|s| SessionRecord {
+                replay: stopped
+                    .then(|| {
+                        self.inner
+                            .table
+                            .with_context(&Label::Kdc(s.id1.clone()), |c| c.replay_window().state())
+                            .flatten()
+                    })
+                    .flatten()
+                    .map(|w| WindowRecord::of(&w)),
+                ..SessionRecord::of(s)
+            })
+            .collect();
         out.groups = st
             .groups
             .values()
@@ -382,13 +418,17 @@ impl GroupClient {
                 membership: g.membership.to_record(),
                 multicast: g.multicast,
                 peers: g.peers.clone(),
+                // Expired material is out of use: nothing to protect.
+                replay: (stopped && !g.expired)
+                    .then(|| GroupReplayRecord::of(&g.member.update(|s| s.replay_state()))),
             })
             .collect();
         out.sequence_marks = self.inner.marks.all();
         out
     }
 
-    /// Stops the background work and the endpoint.
+    /// Stops the background work and the endpoint. From then on,
+    /// [`GroupClient::state`] includes the replay windows.
     pub async fn shutdown(&self) {
         let handles: Vec<JoinHandle<()>> = lock(&self.inner.tasks)
             .drain()
@@ -398,6 +438,9 @@ impl GroupClient {
             h.abort();
         }
         self.inner.client.endpoint().shutdown().await;
+        self.inner
+            .stopped
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     // -----------------------------------------------------------------
@@ -505,7 +548,7 @@ impl GroupClient {
             opts.multicast,
             opts.peers.clone(),
             control,
-            false,
+            Windows::Fresh,
         )?;
         Inner::start_tasks(&self.inner, group, opts.observe);
         self.inner.emit(ClientEvent::Joined {
@@ -942,12 +985,11 @@ impl Inner {
     }
 
     /// The Group OSCORE state of `membership`, with persistent sequence
-    /// numbers; `restored` makes every replay window invalid (state lost,
-    /// RFC 10021 section 2.6.1.2).
+    /// numbers and the replay windows `windows` says.
     fn build_security(
         &self,
         membership: &Membership,
-        invalid_windows: bool,
+        windows: Windows,
     ) -> Result<GroupSecurity, ClientError> {
         let mut security =
             membership.security(&self.config.identity, self.config.countersignature)?;
@@ -958,8 +1000,19 @@ impl Inner {
                 sid,
             ));
         }
-        if invalid_windows {
-            invalidate_windows(&mut security);
+        match windows {
+            Windows::Fresh => {}
+            Windows::Restored(Some(saved)) => {
+                if let Err(e) = security.restore_replay_state(&saved) {
+                    tracing::warn!(
+                        group = membership.group,
+                        error = %e,
+                        "saved replay windows not restored: members go through Echo"
+                    );
+                    security.invalidate_replay_windows();
+                }
+            }
+            Windows::Restored(None) => security.invalidate_replay_windows(),
         }
         Ok(security)
     }
@@ -970,9 +1023,9 @@ impl Inner {
         multicast: Option<SocketAddr>,
         peers: Vec<SocketAddr>,
         control_uri: bool,
-        restored: bool,
+        windows: Windows,
     ) -> Result<(), ClientError> {
-        let security = self.build_security(&membership, restored)?;
+        let security = self.build_security(&membership, windows)?;
         let member = GroupMember::with_config(security, GroupConfig::default());
         let name = membership.group.clone();
         self.table
@@ -992,8 +1045,9 @@ impl Inner {
     }
 
     /// Rebuilds the Group OSCORE state of `group` from its membership
-    /// (after a new KDC credential), keeping the replay protection by
-    /// starting every window invalid.
+    /// (after a new KDC credential, which is part of every external_aad),
+    /// carrying the replay windows over: the members' keys and sequence
+    /// numbers did not change.
     fn rebuild_security(&self, group: &str) -> Result<(), ClientError> {
         let (membership, member) = {
             let st = lock(&self.state);
@@ -1003,7 +1057,8 @@ impl Inner {
                 .ok_or_else(|| ClientError::NotMember(group.to_string()))?;
             (e.membership.clone(), e.member.clone())
         };
-        let security = self.build_security(&membership, true)?;
+        let saved = member.update(|g| g.replay_state());
+        let security = self.build_security(&membership, Windows::Restored(Some(saved)))?;
         member.replace(security);
         Ok(())
     }
@@ -1303,7 +1358,7 @@ impl Inner {
         });
         if let Err(e) = installed {
             tracing::warn!(group, error = %e, "rekeying not applicable to the context; rebuilt");
-            member.replace(self.build_security(&membership, true)?);
+            member.replace(self.build_security(&membership, Windows::Restored(None))?);
         }
         if was_expired {
             self.table
@@ -1445,7 +1500,7 @@ impl Inner {
         let membership =
             Membership::from_joined(&joined, &session.id1, now, self.config.utc_synchronized)?;
         let num = membership.num;
-        let security = self.build_security(&membership, false)?;
+        let security = self.build_security(&membership, Windows::Fresh)?;
         let member = {
             let mut st = lock(&self.state);
             let entry = st
@@ -1594,23 +1649,14 @@ impl Inner {
             entry.membership.set_sender_id(sid.clone());
             (entry.member.clone(), entry.membership.clone())
         };
-        let params = membership.params(self.config.countersignature)?;
-        let mut rekeying = Rekeying::new(&params.gid, &params.master_secret);
-        rekeying.master_salt = params.master_salt.clone();
-        rekeying.new_sender_id = Some(sid.clone());
-        rekeying.sequence = Some(self.group_sequence(group, membership.gid(), &sid));
-        let now = self.config.clock.now();
-        let renewed = member.update(|g| {
-            g.rekey(rekeying, now)?;
-            // Same keys for the other members, but their replay windows
-            // start over in the new context: invalid, so that nothing
-            // received before can be replayed (Echo first).
-            invalidate_windows(g);
-            Ok::<_, group_oscore::ContextError>(())
-        });
+        // Only the Sender Context changes (RFC 10021 section 2.6.3.1): the
+        // other members' Recipient Contexts and replay windows stay.
+        let sequence = self.group_sequence(group, membership.gid(), &sid);
+        let renewed = member.update(|g| g.renew_sender_id(&sid, sequence));
         if let Err(e) = renewed {
             tracing::warn!(group, error = %e, "renewal not applicable to the context; rebuilt");
-            member.replace(self.build_security(&membership, true)?);
+            let saved = member.update(|g| g.replay_state());
+            member.replace(self.build_security(&membership, Windows::Restored(Some(saved)))?);
         }
         self.emit(ClientEvent::SenderIdRenewed {
             group: group.to_string(),
@@ -1744,22 +1790,13 @@ impl Inner {
     }
 }
 
-/// Makes every replay window of the current context invalid by deleting
-/// and re-creating the Recipient Contexts (RFC 10021 section 2.6.1.2: once
-/// a Recipient Context was deleted, new ones start invalid and the first
-/// request of each member goes through Echo).
-///
-/// Members not known yet keep starting with a valid window: no message of
-/// theirs can have been accepted before (that needs their credential, and
-/// every credential learnt is kept in the membership), so there is nothing
-/// to replay.
-fn invalidate_windows(g: &mut GroupSecurity) {
-    let members: Vec<_> = g.current().members().cloned().collect();
-    let ids: Vec<Vec<u8>> = members.iter().map(|m| m.sender_id.clone()).collect();
-    g.remove_members(&ids);
-    for m in members {
-        if let Err(e) = g.add_member(m) {
-            tracing::warn!(error = %e, "member not re-added");
-        }
-    }
+/// The replay windows a Group OSCORE state is built with.
+enum Windows {
+    /// A new Security Context (a join): every window valid, lower limit 0
+    /// (RFC 10021 section 2.6.3.2).
+    Fresh,
+    /// The same Security Context as before: its saved windows, or, when
+    /// none were saved, every window invalid (replay state lost, RFC 10021
+    /// section 2.6.1.2).
+    Restored(Option<group_oscore::group::ReplayState>),
 }

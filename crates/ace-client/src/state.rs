@@ -157,6 +157,11 @@ pub struct SessionRecord {
     /// `kdc_dh_creds` entries, CBOR array (empty: none).
     #[serde(with = "crate::hexser")]
     pub kdc_dh_creds: Vec<u8>,
+    /// The replay window of the OSCORE context with the KDC (requests the
+    /// KDC sends to the `control_uri`), present only in a state taken after
+    /// the client stopped (see [`ClientState`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<WindowRecord>,
 }
 
 impl SessionRecord {
@@ -182,6 +187,7 @@ impl SessionRecord {
             } else {
                 cbor::to_vec(&KdcDhCredsEntry::list_to_value(&s.kdc_dh_creds))
             },
+            replay: None,
         }
     }
 
@@ -236,9 +242,128 @@ pub struct GroupRecord {
     /// The members' addresses for group requests without multicast.
     #[serde(default)]
     pub peers: Vec<SocketAddr>,
+    /// The replay windows of the Group OSCORE context, present only in a
+    /// state taken after the client stopped (see [`ClientState`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<GroupReplayRecord>,
+}
+
+/// A replay window in the state ([`group_oscore::WindowState`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    /// The window size.
+    pub size: u32,
+    /// Sequence numbers below this are refused.
+    pub lower: u64,
+    /// The highest sequence number accepted.
+    pub highest: Option<u64>,
+    /// The bitmap of the numbers received below `highest`.
+    pub seen: Vec<u64>,
+}
+
+impl WindowRecord {
+    /// The record of `w`.
+    pub fn of(w: &group_oscore::WindowState) -> Self {
+        Self {
+            size: w.size,
+            lower: w.lower,
+            highest: w.highest,
+            seen: w.seen.clone(),
+        }
+    }
+
+    /// The window state (checked when it is restored).
+    pub fn state(&self) -> group_oscore::WindowState {
+        group_oscore::WindowState {
+            size: self.size,
+            lower: self.lower,
+            highest: self.highest,
+            seen: self.seen.clone(),
+        }
+    }
+}
+
+/// One member's replay window in a [`GroupReplayRecord`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientWindowRecord {
+    /// The member's Sender ID.
+    #[serde(with = "crate::hexser")]
+    pub sender_id: Vec<u8>,
+    /// Its window; none when it was invalid (the member goes through Echo).
+    pub window: Option<WindowRecord>,
+}
+
+/// The replay state of a Group OSCORE context
+/// ([`group_oscore::group::ReplayState`], RFC 10021 section 2.6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupReplayRecord {
+    /// The Gid the windows belong to.
+    #[serde(with = "crate::hexser")]
+    pub gid: Vec<u8>,
+    /// Whether a Recipient Context was ever deleted from that context.
+    pub recipients_deleted: bool,
+    /// The windows by Sender ID.
+    pub windows: Vec<RecipientWindowRecord>,
+}
+
+impl GroupReplayRecord {
+    /// The record of `state`.
+    pub fn of(state: &group_oscore::group::ReplayState) -> Self {
+        Self {
+            gid: state.gid.clone(),
+            recipients_deleted: state.recipients_deleted,
+            windows: state
+                .windows
+                .iter()
+                .map(|(kid, w)| RecipientWindowRecord {
+                    sender_id: kid.clone(),
+                    window: w.as_ref().map(WindowRecord::of),
+                })
+                .collect(),
+        }
+    }
+
+    /// The replay state (checked when it is restored).
+    pub fn state(&self) -> group_oscore::group::ReplayState {
+        group_oscore::group::ReplayState {
+            gid: self.gid.clone(),
+            recipients_deleted: self.recipients_deleted,
+            windows: self
+                .windows
+                .iter()
+                .map(|r| {
+                    (
+                        r.sender_id.clone(),
+                        r.window.as_ref().map(WindowRecord::state),
+                    )
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The whole client state (see the module docs).
+///
+/// # Replay windows
+///
+/// A state taken with [`crate::GroupClient::state`] after
+/// [`crate::GroupClient::shutdown`] also holds the replay windows of the
+/// client's contexts (each group's Group OSCORE context and each OSCORE
+/// context with the KDC), so that a client restored from it accepts fresh
+/// requests at once and still refuses replays (RFC 8613 Appendix B.1.2;
+/// RFC 10021 section 2.6.1). Without them, every window of a restored
+/// context is invalid: members' requests go through an Echo challenge
+/// first, which a Monitor cannot send (RFC 10021 section 9), so a restored
+/// Monitor would hear nothing until the next rekeying.
+///
+/// Saved windows are only as good as their freshness: a state restored
+/// twice, or one older than the last request accepted, would let the
+/// requests received in between be replayed. A state taken while the
+/// client runs therefore holds no windows, and whoever keeps the state
+/// must make sure the windows are used once: the `ace-client` command
+/// writes the state file back without them as soon as it has restored a
+/// client from it, and with them when the client has stopped, so that a
+/// crash leaves no stale windows behind.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientState {
     /// [`STATE_VERSION`].

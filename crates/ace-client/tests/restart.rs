@@ -111,3 +111,111 @@ async fn a_client_restored_from_its_state_keeps_its_groups_and_channels() {
     .await
     .expect("bounded");
 }
+
+/// A Monitor never sends, so it cannot ask a member for Echo (RFC 10021
+/// section 9): restored without its replay windows it hears nothing until
+/// the next rekeying. Restored from a state taken after it stopped, it
+/// hears fresh requests at once and still drops a replayed one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_monitor_restored_with_its_replay_windows_hears_fresh_requests_and_drops_replays() {
+    use ace_coap::tap::{Direction, MemorySink};
+    use ace_proto::roles::group_oscore::MONITOR;
+    tokio::time::timeout(T, async {
+        let world = World::start().await;
+        let mut requester_config = world.client_config("requester");
+        let sent = Arc::new(MemorySink::new());
+        requester_config.taps = vec![sent.clone()];
+        let requester = GroupClient::start(requester_config).await.unwrap();
+        requester
+            .join("g1", REQUESTER, JoinOptions::default())
+            .await
+            .unwrap();
+        let mut monitor_config = world.client_config("monitor");
+        monitor_config.observe = false;
+        monitor_config.control_uri = false;
+        let monitor = GroupClient::start(monitor_config.clone()).await.unwrap();
+        monitor
+            .join("g1", MONITOR, JoinOptions::default())
+            .await
+            .unwrap();
+        monitor.serve("g1", echo_handler()).unwrap();
+        let heard = |events: &mut tokio::sync::broadcast::Receiver<ClientEvent>| {
+            let mut payloads = Vec::new();
+            while let Ok(e) = events.try_recv() {
+                if let ClientEvent::MessageReceived { payload, .. } = e {
+                    payloads.push(payload);
+                }
+            }
+            payloads
+        };
+        let window = Duration::from_millis(600);
+        let mut events = monitor.events();
+        requester
+            .set_group_targets("g1", None, vec![monitor.local_addr()])
+            .unwrap();
+        let replies = requester
+            .group_request("g1", Request::post("/e").with_payload("one"), window)
+            .await
+            .unwrap();
+        assert!(replies.is_empty(), "a Monitor does not answer");
+        assert_eq!(heard(&mut events), vec![b"one".to_vec()]);
+        let captured = sent
+            .records()
+            .into_iter()
+            .rev()
+            .find(|r| r.direction == Direction::Out && r.peer == monitor.local_addr())
+            .unwrap()
+            .bytes;
+
+        // A state taken while running has no windows; after the shutdown
+        // it has them.
+        assert!(monitor.state().groups[0].replay.is_none());
+        monitor.shutdown().await;
+        let state = monitor.state();
+        let saved = state.groups[0].replay.clone().unwrap();
+        assert!(saved.windows.iter().all(|w| w.window.is_some()));
+        drop(monitor);
+        let state = ace_client::ClientState::from_json(&state.to_json()).unwrap();
+
+        // Without the windows (as after a crash): deaf to a fresh request.
+        let mut lost = state.clone();
+        lost.groups[0].replay = None;
+        let deaf = GroupClient::restore(monitor_config.clone(), &lost)
+            .await
+            .unwrap();
+        deaf.serve("g1", echo_handler()).unwrap();
+        let mut deaf_events = deaf.events();
+        requester
+            .set_group_targets("g1", None, vec![deaf.local_addr()])
+            .unwrap();
+        requester
+            .group_request("g1", Request::post("/e").with_payload("two"), window)
+            .await
+            .unwrap();
+        assert!(heard(&mut deaf_events).is_empty());
+        deaf.shutdown().await;
+        drop(deaf);
+
+        // With them: the replayed datagram is dropped, a fresh request heard.
+        let restored = GroupClient::restore(monitor_config, &state).await.unwrap();
+        restored.serve("g1", echo_handler()).unwrap();
+        let mut events = restored.events();
+        let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket
+            .send_to(&captured, restored.local_addr())
+            .await
+            .unwrap();
+        tokio::time::sleep(window).await;
+        assert!(heard(&mut events).is_empty(), "a replay is not delivered");
+        requester
+            .set_group_targets("g1", None, vec![restored.local_addr()])
+            .unwrap();
+        requester
+            .group_request("g1", Request::post("/e").with_payload("three"), window)
+            .await
+            .unwrap();
+        assert_eq!(heard(&mut events), vec![b"three".to_vec()]);
+    })
+    .await
+    .expect("bounded");
+}
