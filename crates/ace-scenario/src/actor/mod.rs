@@ -49,10 +49,6 @@ pub struct MemberSetup {
     pub dir: PathBuf,
     /// The group-mode countersignature structure.
     pub countersignature: group_oscore::group::CountersignatureStructure,
-    /// The path a Responder serves when the member is a process (the
-    /// `ace-client serve` command serves one path): the scenario's first
-    /// group request path.
-    pub serve_path: String,
 }
 
 /// A boxed future of an actor operation.

@@ -1,8 +1,9 @@
 //! A group member as `ace-client` processes: one invocation per operation,
 //! composing through the client's state file (`ace-client --state`), and a
 //! long-running invocation between operations that receives what the KDC
-//! and the other members send: `ace-client serve GROUP` for a Responder or
-//! a Monitor, `ace-client listen` otherwise. The long-running one is
+//! and the other members send: `ace-client serve GROUP...` (every path of
+//! each group it is a Responder or a Monitor of), `ace-client listen`
+//! otherwise. The long-running one is
 //! stopped (SIGINT, so it writes the state file) before each operation,
 //! since both would bind the client's fixed port and write its state, and
 //! started again after it. Its JSON event lines (rekeyings, evictions,
@@ -65,7 +66,6 @@ pub struct ProcessMember {
     log: PathBuf,
     kdc: SocketAddr,
     bind: SocketAddr,
-    serve_path: String,
     capture: Arc<Capture>,
     /// Groups joined, with the roles.
     groups: Mutex<BTreeMap<String, u64>>,
@@ -156,7 +156,6 @@ impl ProcessMember {
             log: setup.dir.join(format!("client-{name}.log")),
             kdc: setup.kdc,
             bind,
-            serve_path: setup.serve_path.clone(),
             capture: setup.capture.clone(),
             groups: Mutex::new(BTreeMap::new()),
             snapshot: Mutex::new(None),
@@ -278,19 +277,19 @@ impl ProcessMember {
         if groups.is_empty() {
             return Ok(());
         }
-        let serving = groups
+        let serving: Vec<String> = groups
             .iter()
-            .find(|(_, roles)| *roles & (RESPONDER | MONITOR) != 0)
-            .map(|(g, _)| g.clone());
+            .filter(|(_, roles)| *roles & (RESPONDER | MONITOR) != 0)
+            .map(|(g, _)| g.clone())
+            .collect();
         let mut args = self.base_args();
-        match &serving {
-            Some(g) => args.extend([
-                "serve".into(),
-                g.clone(),
-                "--path".into(),
-                self.serve_path.clone(),
-            ]),
-            None => args.push("listen".into()),
+        if serving.is_empty() {
+            args.push("listen".into());
+        } else {
+            // Every path; Responders answer with their name, as in-process.
+            args.push("serve".into());
+            args.extend(serving.iter().cloned());
+            args.extend(["--reply".into(), format!("{} read", self.name)]);
         }
         let err = std::fs::OpenOptions::new()
             .create(true)
@@ -321,7 +320,11 @@ impl ProcessMember {
             return Err(ActorError::other(format!(
                 "{}: ace-client {} did not start:\n{}",
                 self.name,
-                if serving.is_some() { "serve" } else { "listen" },
+                if serving.is_empty() {
+                    "listen"
+                } else {
+                    "serve"
+                },
                 log_tail(&self.log)
             )));
         };

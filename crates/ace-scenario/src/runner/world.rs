@@ -151,15 +151,6 @@ impl World {
         capture.register("KDC", kdc.addr(), false);
         let as_uri = format!("coap://{}/token", authority.addr());
 
-        // `ace-client serve` answers one path: the first group request's.
-        let serve_path = scenario
-            .steps
-            .iter()
-            .find_map(|s| match &s.action {
-                crate::model::Action::Send { path, .. } => Some(path.clone()),
-                _ => None,
-            })
-            .unwrap_or_else(|| "/".into());
         let mut members: BTreeMap<String, Arc<dyn Member>> = BTreeMap::new();
         for (i, spec) in scenario.clients.iter().enumerate() {
             let identity = deployment
@@ -181,7 +172,6 @@ impl World {
                 capture: capture.clone(),
                 dir: dir.path().to_path_buf(),
                 countersignature: scenario.countersignature,
-                serve_path: serve_path.clone(),
             };
             let member: Arc<dyn Member> = match mode {
                 Mode::InProcess => {
