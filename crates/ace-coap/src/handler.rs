@@ -10,13 +10,58 @@
 //! Observe notifications go through the same chain: to notify, the endpoint
 //! replays each observer's stored registration request (marked with
 //! [`crate::request::Origin::Notification`]) through the top-level handler,
-//! so a layer can protect every notification for its observer.
+//! so a layer can protect every notification for its observer. When the
+//! endpoint stops notifying an observer it tells the chain through
+//! [`Handler::observation_ended`], so that a layer frees what it keeps per
+//! observation.
 
 use crate::request::Request;
 use crate::response::Response;
+use crate::wire::Token;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+
+/// Why the endpoint stopped notifying an observer (RFC 7641).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndReason {
+    /// The client deregistered: GET or FETCH with Observe 1, or without
+    /// Observe, with the token of the observation (section 3.6).
+    Deregistered,
+    /// The client rejected a notification with a Reset (section 3.6,
+    /// 4.5).
+    Reset,
+    /// A Confirmable notification was never acknowledged (section 4.5).
+    Timeout,
+    /// The handler chain produced the last notification: an error, or one
+    /// marked [`Response::ends_observation`] (sections 3.2 and 4.2).
+    Final,
+    /// The application ended it without notifying
+    /// ([`crate::Endpoint::forget_observers`]).
+    Forgotten,
+    /// The endpoint shut down.
+    Shutdown,
+    /// A response accepted the registration
+    /// ([`Response::observed_resource`]) but the endpoint did not register
+    /// the observer (the observer limit, RFC 7641 section 4.1, or a
+    /// request the endpoint does not treat as a registration).
+    NotRegistered,
+}
+
+/// The end of an observation, as the endpoint reports it to the handler
+/// chain: the observer is identified as in the notifications it was sent,
+/// by the client's address and the registration's token (RFC 7641 section
+/// 4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ObservationEnded {
+    /// The observer's transport address.
+    pub peer: SocketAddr,
+    /// The token of the registration.
+    pub token: Token,
+    /// Why it ended.
+    pub reason: EndReason,
+}
 
 /// A boxed, sendable future, as handlers return.
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -25,6 +70,16 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 pub trait Handler: Send + Sync + 'static {
     /// Handles one complete request.
     fn call(&self, request: Request) -> BoxFuture<Response>;
+
+    /// The endpoint stopped notifying an observer: every observation a
+    /// response registered ([`Response::observed_resource`]) ends with
+    /// exactly one call, whatever ends it (see [`EndReason`]). Called on
+    /// the endpoint's driver task, so it must not block. A layer frees its
+    /// per-observation state here and passes the call on to the handler it
+    /// wraps. The default does nothing.
+    fn observation_ended(&self, ended: &ObservationEnded) {
+        let _ = ended;
+    }
 }
 
 impl<F, Fut> Handler for F
@@ -74,6 +129,10 @@ where
 {
     fn call(&self, request: Request) -> BoxFuture<Response> {
         Box::pin((self.f)(request, self.inner.clone()))
+    }
+
+    fn observation_ended(&self, ended: &ObservationEnded) {
+        self.inner.observation_ended(ended);
     }
 }
 

@@ -255,6 +255,17 @@ pub fn name(number: u16) -> Option<&'static str> {
     definition(number).map(|d| d.name)
 }
 
+/// The No-Response bit of a response code's class (RFC 7967 section 2.1):
+/// 2 for 2.xx, 8 for 4.xx, 16 for 5.xx, 0 otherwise.
+pub const fn no_response_bit(code: ace_proto::Code) -> u8 {
+    match code.class() {
+        2 => 0x02,
+        4 => 0x08,
+        5 => 0x10,
+        _ => 0,
+    }
+}
+
 /// Encodes a uint option value: network byte order, leading zero bytes
 /// omitted, so 0 is the empty value (RFC 7252 section 3.2).
 pub fn encode_uint(value: u32) -> Vec<u8> {
@@ -395,6 +406,21 @@ impl Options {
     /// The first ETag (RFC 7252 section 5.10.6).
     pub fn etag(&self) -> Option<&[u8]> {
         self.get(number::ETAG)
+    }
+
+    /// The suppression bits of No-Response (RFC 7967 section 2.1: 2 for
+    /// 2.xx, 8 for 4.xx, 16 for 5.xx); 0, "interested in all responses",
+    /// when absent or not a one-byte unsigned integer.
+    pub fn no_response(&self) -> u8 {
+        self.get_uint(number::NO_RESPONSE)
+            .and_then(|v| u8::try_from(v).ok())
+            .unwrap_or(0)
+    }
+
+    /// Whether the No-Response option of a request declines responses
+    /// with `code`'s class (RFC 7967 section 2.1).
+    pub fn no_response_declines(&self, code: ace_proto::Code) -> bool {
+        self.no_response() & no_response_bit(code) != 0
     }
 
     /// The Location-Path segments (RFC 7252 section 5.10.7), lossily decoded.

@@ -1,5 +1,8 @@
-//! Responses: a code, options and a payload (RFC 7252 section 5.9), plus the
-//! observe registration marker the router sets.
+//! Responses: a code, options and a payload (RFC 7252 section 5.9), plus
+//! what the handler chain tells the endpoint beyond them: the Observe
+//! registration marker the router sets, the decision to send nothing at all
+//! ([`Response::no_response`], [`Response::silenced`]), and the end of an
+//! observation that the code cannot show ([`Response::ending_observation`]).
 
 use crate::option::{Options, number};
 pub use ace_proto::Code;
@@ -25,6 +28,9 @@ pub mod codes {
     pub const TOO_MANY_REQUESTS: Code = Code::new(4, 29);
     /// 5.01 Not Implemented (RFC 7252 section 5.9.3.2).
     pub const NOT_IMPLEMENTED: Code = Code::new(5, 1);
+    /// 0.00 Empty (RFC 7252 section 4.1): never a response code on the
+    /// wire; the code of [`super::Response::no_response`].
+    pub const EMPTY: Code = Code::new(0, 0);
 }
 
 /// A complete CoAP response: block-wise transfers are reassembled when a
@@ -44,6 +50,31 @@ pub struct Response {
     /// wire. A security layer that builds an outer response from an inner
     /// one must carry it over.
     pub observed_resource: Option<String>,
+    /// Send nothing: the handler or a layer decided that this request gets
+    /// no response (a Group OSCORE Monitor never sends protected messages
+    /// and a member ignores requests from a non-Requester, RFC 10021
+    /// sections 2.2 and 7; the client asked not to hear of this class, RFC
+    /// 7967 section 2.1). A Confirmable request is acknowledged with an
+    /// empty ACK so that the client stops retransmitting (RFC 7252 section
+    /// 4.2); a Non-confirmable one gets nothing. The code still counts: a
+    /// silenced 2.xx with [`Response::observed_resource`] registers the
+    /// observer (RFC 7967 with Observe: the client hears only the classes
+    /// it asked for), a silenced notification with a 2.xx code (or
+    /// [`codes::EMPTY`]) keeps the observer, one with an error code (or
+    /// [`Response::ends_observation`]) ends the observation without a word.
+    /// Not sent on the wire.
+    pub silent: bool,
+    /// On a notification: this is the last one, even though its code is a
+    /// success. A security layer sets it when the code on the wire hides
+    /// the real one: an OSCORE notification whose inner code is an error
+    /// (the KDC's 4.04 eviction notice) has the outer code 2.04 (RFC 8613
+    /// section 4.2). The endpoint sends it without Observe, as a
+    /// Confirmable message, and removes the observer, so the client's
+    /// endpoint ends the observation too (RFC 7641 sections 3.2 and 4.2,
+    /// RFC 8613 section 4.1.3.5.2: the Outer Observe of a notification
+    /// takes the value of the original message's, which an error has not).
+    /// Not sent on the wire.
+    pub ends_observation: bool,
 }
 
 impl Response {
@@ -54,7 +85,31 @@ impl Response {
             options: Options::new(),
             payload: Vec::new(),
             observed_resource: None,
+            silent: false,
+            ends_observation: false,
         }
+    }
+
+    /// No response at all (see [`Response::silent`]): code 0.00 and
+    /// silenced. To an Observe registration it registers nothing; as a
+    /// notification it skips this one and keeps the observer.
+    pub fn no_response() -> Self {
+        Self::new(codes::EMPTY).silenced()
+    }
+
+    /// The same response, not sent (see [`Response::silent`]).
+    #[must_use]
+    pub fn silenced(mut self) -> Self {
+        self.silent = true;
+        self
+    }
+
+    /// The same response, marked as the last notification of an
+    /// observation (see [`Response::ends_observation`]).
+    #[must_use]
+    pub fn ending_observation(mut self) -> Self {
+        self.ends_observation = true;
+        self
     }
 
     /// 2.05 Content with `payload`.
@@ -157,5 +212,17 @@ mod tests {
         assert_eq!(r.content_format(), Some(261));
         assert_eq!(codes::CONTINUE.to_string(), "2.31");
         assert_eq!(codes::REQUEST_ENTITY_INCOMPLETE.0, 0x88);
+    }
+
+    #[test]
+    fn no_response_is_silent_and_not_a_success() {
+        let r = Response::no_response();
+        assert!(r.silent && !r.ends_observation);
+        assert!(!r.is_success());
+        assert_eq!(r.code, codes::EMPTY);
+        let s = Response::content("x").silenced();
+        assert!(s.silent && s.is_success());
+        assert!(Response::changed().ending_observation().ends_observation);
+        assert!(!Response::changed().silent);
     }
 }

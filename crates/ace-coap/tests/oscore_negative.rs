@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(2);
+/// How long to listen to make sure nothing more comes (loopback answers
+/// within milliseconds).
+const QUIET: Duration = Duration::from_millis(300);
 
 fn counting_router(hits: Arc<AtomicU32>) -> Router {
     Router::new().post("/act", move |req: Request| {
@@ -239,15 +242,17 @@ async fn group_refusals_and_the_member_keeps_serving() {
         assert_refusal(&m, Code::UNAUTHORIZED, "Security context not found");
 
         // Wrong role: member 2 is a Responder only, its requests are
-        // ignored (nothing protected, no diagnostic).
+        // ignored (RFC 10021 section 7): no response at all, only the empty
+        // ACK that stops the retransmissions of a CON.
         let (outer, _) = g
             .group
             .security(2, &[])
             .protect_request(&req, &RequestMode::Group)
             .unwrap();
-        let m = raw.exchange(g.addr, &outer, WAIT).await.unwrap();
-        assert_eq!(Code(m.code), Code::UNAUTHORIZED);
-        assert!(m.payload.is_empty() && !m.options.contains(number::OSCORE));
+        let mid = raw.send(g.addr, &outer, true, None).await;
+        let got = raw.collect(QUIET).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(is_empty_ack(&got[0], mid), "{:?}", got[0]);
         assert_eq!(g.hits.load(Ordering::SeqCst), 1);
 
         // Still serving, in pairwise mode too.
@@ -302,19 +307,33 @@ async fn a_monitor_processes_requests_and_never_answers_them_protected() {
         table.add_group(&l("g"), GroupMember::new(monitor));
         let server = server(&table, counting_router(hits.clone()).into_handler()).await;
         let mut raw = Raw::new().await;
-        let (outer, _) = group
-            .security(1, &[])
+        let mut requester = group.security(1, &[]);
+        let (outer, _) = requester
             .protect_request(&request_packet(0x02, "/act", b"m"), &RequestMode::Group)
             .unwrap();
-        let m = raw
-            .exchange(server.local_addr(), &outer, WAIT)
-            .await
-            .unwrap();
+        // A CON by unicast: the Monitor processes it and sends nothing but
+        // the empty ACK that ends the client's retransmissions (RFC 10021
+        // section 2.2: a Monitor never sends protected messages).
+        let mid = raw.send(server.local_addr(), &outer, true, None).await;
+        let got = raw.collect(QUIET).await;
         assert_eq!(hits.load(Ordering::SeqCst), 1, "the monitor processed it");
-        // Nothing protected comes back (unicast gets an empty 4.01; see the
-        // multicast test in oscore_group.rs for true silence).
-        assert!(!m.options.contains(number::OSCORE));
-        assert!(m.payload.is_empty());
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(is_empty_ack(&got[0], mid), "{:?}", got[0]);
+        // A retransmission gets the same empty ACK and is not processed
+        // again.
+        raw.send(server.local_addr(), &outer, true, Some(mid)).await;
+        let got = raw.collect(QUIET).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(is_empty_ack(&got[0], mid));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        // A NON gets nothing at all.
+        let (outer, _) = requester
+            .protect_request(&request_packet(0x02, "/act", b"n"), &RequestMode::Group)
+            .unwrap();
+        raw.send(server.local_addr(), &outer, false, None).await;
+        let got = raw.collect(QUIET).await;
+        assert!(got.is_empty(), "{got:?}");
+        assert_eq!(hits.load(Ordering::SeqCst), 2, "the monitor processed it");
     })
     .await;
 }
@@ -329,8 +348,10 @@ async fn requests_with_our_own_sender_id_are_not_processed() {
         let (outer, _) = twin
             .protect_request(&request_packet(0x02, "/act", b"t"), &RequestMode::Group)
             .unwrap();
-        let m = raw.exchange(g.addr, &outer, WAIT).await.unwrap();
-        assert_eq!(Code(m.code), Code::UNAUTHORIZED);
+        let mid = raw.send(g.addr, &outer, true, None).await;
+        let got = raw.collect(QUIET).await;
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(is_empty_ack(&got[0], mid), "{:?}", got[0]);
         assert_eq!(g.hits.load(Ordering::SeqCst), 0);
     })
     .await;

@@ -37,6 +37,14 @@ pub struct OutgoingRequest {
     /// How long to wait for a response once the request is acknowledged
     /// (or sent, for NON); the endpoint's `response_timeout` if `None`.
     pub timeout: Option<Duration>,
+    /// The No-Response value the server applies to this request (RFC 7967
+    /// section 2.1), when the request's own No-Response option does not
+    /// show it: a security layer carries it inside the protected payload
+    /// (RFC 8613 section 4.1.3.6). An observation whose 2.xx answers are
+    /// declined counts as registered once its registration is acknowledged
+    /// (CON) or sent (NON): no registration response will come, only the
+    /// notifications of the classes not declined.
+    pub no_response: u8,
 }
 
 impl OutgoingRequest {
@@ -49,6 +57,7 @@ impl OutgoingRequest {
             observe: false,
             collect_for: None,
             timeout: None,
+            no_response: 0,
         }
     }
 
@@ -117,6 +126,9 @@ struct Download {
 
 #[derive(Debug, Default)]
 struct ObserveState {
+    /// The server declines 2.xx answers (No-Response, RFC 7967): the
+    /// registration is not answered, and neither is the deregistration.
+    silent_success: bool,
     registered: bool,
     deregistering: bool,
     last: Option<(u32, Instant)>,
@@ -187,6 +199,7 @@ impl Endpoint {
             self.events.push_back(Event::Client { id, outcome });
             return;
         }
+        let no_response = out.no_response | out.request.options.no_response();
         let Request {
             method,
             path,
@@ -232,7 +245,10 @@ impl Endpoint {
             confirmable: out.confirmable && !multicast,
             timeout: out.timeout.unwrap_or(self.config.response_timeout),
             token,
-            observe: out.observe.then(ObserveState::default),
+            observe: out.observe.then(|| ObserveState {
+                silent_success: no_response & option::no_response_bit(Code::CONTENT) != 0,
+                ..ObserveState::default()
+            }),
             leg: None,
             pending: None,
             upload,
@@ -435,6 +451,42 @@ impl Endpoint {
                     .push(now + timeout, Timer::LegDeadline { id, token });
             }
             self.push_transmit(destination, bytes);
+            self.unanswered_leg_done(now, id, kind);
+        }
+    }
+
+    /// A registration or deregistration leg whose 2.xx answer the server
+    /// declines (No-Response, RFC 7967 section 2.1) is done once it is
+    /// acknowledged (CON) or sent (NON): a registration then counts as
+    /// accepted (later notifications, or an error, tell otherwise), a
+    /// deregistration ends the exchange. Returns whether it was such a leg.
+    fn unanswered_leg_done(&mut self, now: Instant, id: ExchangeId, kind: LegKind) -> bool {
+        let Some(ex) = self.exchanges.get_mut(&id) else {
+            return false;
+        };
+        let uploading = ex.upload.as_ref().is_some_and(|u| !u.done);
+        let Some(obs) = ex.observe.as_mut().filter(|o| o.silent_success) else {
+            return false;
+        };
+        match kind {
+            LegKind::Main if !obs.registered && !uploading => {
+                obs.registered = true;
+                self.end_leg(now, id);
+                self.events.push_back(Event::Client {
+                    id,
+                    outcome: ClientOutcome::Registered,
+                });
+                true
+            }
+            LegKind::Deregister => {
+                self.events.push_back(Event::Client {
+                    id,
+                    outcome: ClientOutcome::Finished,
+                });
+                self.finish_exchange(now, id);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -541,7 +593,15 @@ impl Endpoint {
             _ => {
                 // Empty ACK (or a piggybacked response with a foreign token,
                 // which RFC 7252 section 5.3.2 makes unusable): the request
-                // arrived; wait for a separate response.
+                // arrived; wait for a separate response, unless none will
+                // come.
+                let kind = leg.kind;
+                if self.unanswered_leg_done(now, id, kind) {
+                    return;
+                }
+                let Some(leg) = self.exchanges.get_mut(&id).and_then(|e| e.leg.as_mut()) else {
+                    return;
+                };
                 let token = leg.token;
                 let held = std::mem::replace(&mut leg.holds_slot, false);
                 self.timers
@@ -788,12 +848,10 @@ impl Endpoint {
             .download
             .take()
             .ok_or(ExchangeError::MalformedResponse("no download"))?;
-        Ok(Some(Response {
-            code: dl.code,
-            options: dl.options,
-            payload: dl.body,
-            observed_resource: None,
-        }))
+        let mut response = Response::new(dl.code);
+        response.options = dl.options;
+        response.payload = dl.body;
+        Ok(Some(response))
     }
 
     /// A notification for an established observation (RFC 7641 section 3.2).
@@ -914,12 +972,10 @@ impl Endpoint {
 
 /// The response a message carries (Observe and the other options kept).
 fn response_of(msg: Message) -> Response {
-    Response {
-        code: Code(msg.code),
-        options: msg.options,
-        payload: msg.payload,
-        observed_resource: None,
-    }
+    let mut response = Response::new(Code(msg.code));
+    response.options = msg.options;
+    response.payload = msg.payload;
+    response
 }
 
 /// Whether a response carries a critical option this endpoint does not know

@@ -34,6 +34,7 @@ mod tests;
 mod timers;
 
 use crate::config::ProtocolConfig;
+use crate::handler::{EndReason, ObservationEnded};
 use crate::request::Request;
 use crate::response::Response;
 use crate::wire::{self, Message, MessageType, Token};
@@ -98,6 +99,11 @@ pub enum Event {
         /// What happened.
         outcome: ClientOutcome,
     },
+    /// The endpoint stopped notifying an observer; pass it to the handler
+    /// chain ([`crate::Handler::observation_ended`]) so that layers free
+    /// their per-observation state. Comes before any [`Event::Request`]
+    /// that the same input produced.
+    ObservationEnded(ObservationEnded),
 }
 
 /// Progress of a client exchange.
@@ -114,6 +120,10 @@ pub enum ClientOutcome {
         /// Whether the exchange ends with it.
         last: bool,
     },
+    /// An observation whose registration response the server declines
+    /// (No-Response, RFC 7967) was acknowledged (CON) or sent (NON): it
+    /// counts as registered; notifications follow.
+    Registered,
     /// The exchange failed and is over.
     Failed(ExchangeError),
     /// A group request's collection time ended.
@@ -615,7 +625,7 @@ impl Endpoint {
             match owner {
                 NonOwner::Client(id) => self.fail_exchange(now, id, ExchangeError::Reset),
                 // RFC 7641 section 3.6: a RST to a notification cancels it.
-                NonOwner::Notification(key) => self.remove_observer(key),
+                NonOwner::Notification(key) => self.remove_observer(key, EndReason::Reset),
             }
         }
     }
@@ -632,7 +642,13 @@ impl Endpoint {
             ConOwner::Response => {}
             // RFC 7641 section 4.5: an unacknowledged CON notification or a
             // RST ends the observation.
-            ConOwner::Notification(key) => self.remove_observer(key),
+            ConOwner::Notification(key) => {
+                let reason = match error {
+                    ExchangeError::Reset => EndReason::Reset,
+                    _ => EndReason::Timeout,
+                };
+                self.remove_observer(key, reason);
+            }
         }
     }
 

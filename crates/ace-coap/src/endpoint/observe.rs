@@ -12,9 +12,10 @@
 
 use super::blockwise::RequestKey;
 use super::{ConOwner, Endpoint, Event, JobId, NonOwner, NotifyTarget, SharedResponse};
+use crate::handler::{EndReason, ObservationEnded};
 use crate::option::number;
 use crate::request::{Origin, Request};
-use crate::response::Response;
+use crate::response::{Response, codes};
 use crate::wire::{self, Message, MessageType, Token};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
@@ -165,8 +166,9 @@ impl Endpoint {
         Some(0)
     }
 
-    /// Removes an observer and stops retransmitting its notifications.
-    pub(super) fn remove_observer(&mut self, key: ObserverKey) {
+    /// Removes an observer, stops retransmitting its notifications, and
+    /// tells the handler chain ([`Event::ObservationEnded`]).
+    pub(super) fn remove_observer(&mut self, key: ObserverKey, reason: EndReason) {
         if let Some(o) = self.observers.remove(&key) {
             if let Some(mid) = o.in_flight {
                 self.con_out.remove(&(key.peer, mid));
@@ -174,7 +176,18 @@ impl Endpoint {
             if let Some(mid) = o.last_non {
                 self.non_out.remove(&(key.peer, mid));
             }
+            self.observation_ended(key, reason);
         }
+    }
+
+    /// Reports the end of an observation to the handler chain.
+    pub(super) fn observation_ended(&mut self, key: ObserverKey, reason: EndReason) {
+        self.events
+            .push_back(Event::ObservationEnded(ObservationEnded {
+                peer: key.peer,
+                token: key.token,
+                reason,
+            }));
     }
 
     /// Triggers notifications to the observers `target` selects (RFC 7641
@@ -229,6 +242,14 @@ impl Endpoint {
     }
 
     /// Sends the notification the handler chain produced for an observer.
+    ///
+    /// * A silenced response ([`Response::silent`]), or one whose class the
+    ///   registration's No-Response option declines (RFC 7967 section 2.1),
+    ///   is not sent; the observation goes on unless the response is final.
+    /// * A final response (an error code, or [`Response::ends_observation`])
+    ///   ends the observation: it goes out as a Confirmable message without
+    ///   Observe (RFC 7641 sections 3.2 and 4.2) and the observer is
+    ///   removed.
     pub(super) fn complete_notification(
         &mut self,
         now: Instant,
@@ -246,22 +267,41 @@ impl Endpoint {
         o.job = None;
         response.options.remove(number::OBSERVE);
         response.observed_resource = None;
-        if !response.is_success() {
-            // A non-2.xx notification ends the observation (RFC 7641 section
-            // 3.2); send it reliably, without Observe.
-            self.remove_observer(key);
+        let last =
+            response.ends_observation || (!response.is_success() && response.code != codes::EMPTY);
+        let declined = o.request.options.no_response_declines(response.code);
+        if response.silent || declined || response.code == codes::EMPTY {
+            if last {
+                self.remove_observer(key, EndReason::Final);
+            } else if !o.pending.is_empty() {
+                self.start_notification_job(now, key);
+            }
+            return;
+        }
+        if last {
+            // The last notification (RFC 7641 section 3.2): reliably, and
+            // without Observe so that the client ends the observation too.
+            let request_key = o.request_key;
+            self.remove_observer(key, EndReason::Final);
+            let (code, options, payload) =
+                self.shape_fresh(now, key.peer, request_key, None, response);
             let mid = self.next_mid(now, key.peer);
             let msg = Message {
                 mtype: MessageType::Con,
-                code: response.code.0,
+                code: code.0,
                 mid,
                 token: key.token,
-                options: response.options,
-                payload: response.payload,
+                options,
+                payload,
             };
-            if let Ok(bytes) = wire::encode(&msg, self.config.limits.max_datagram_size) {
-                self.stats.notifications += 1;
-                self.send_con(now, key.peer, mid, bytes, ConOwner::Response);
+            match wire::encode(&msg, self.config.limits.max_datagram_size) {
+                Ok(bytes) => {
+                    self.stats.notifications += 1;
+                    self.send_con(now, key.peer, mid, bytes, ConOwner::Response);
+                }
+                Err(e) => {
+                    tracing::warn!(peer = %key.peer, error = %e, "last notification does not fit; not sent");
+                }
             }
             return;
         }
@@ -352,11 +392,23 @@ impl Endpoint {
     }
 
     /// Ends every observation of the resources `target` selects without
-    /// notifying (e.g. on shutdown). Returns how many were removed.
+    /// notifying. Returns how many were removed; each is reported as an
+    /// [`Event::ObservationEnded`] with [`EndReason::Forgotten`].
     pub fn forget_observers(&mut self, target: &NotifyTarget) -> usize {
         let keys = self.observers.matching(target);
         for key in &keys {
-            self.remove_observer(*key);
+            self.remove_observer(*key, EndReason::Forgotten);
+        }
+        keys.len()
+    }
+
+    /// Ends every observation because the endpoint shuts down, without
+    /// notifying; each is reported as an [`Event::ObservationEnded`] with
+    /// [`EndReason::Shutdown`]. Returns how many there were.
+    pub fn close_observations(&mut self) -> usize {
+        let keys: Vec<ObserverKey> = self.observers.observers.keys().copied().collect();
+        for key in &keys {
+            self.remove_observer(*key, EndReason::Shutdown);
         }
         keys.len()
     }

@@ -7,6 +7,7 @@ use super::dedup::{DedupState, Fingerprint, Seen};
 use super::observe::ObserverKey;
 use super::{ConOwner, Endpoint, Event, JobId, Via};
 use crate::block::{self, BlockOption};
+use crate::handler::EndReason;
 use crate::option::{self, Options, number};
 use crate::request::{Method, Origin, PathParams, Request, RequestMeta};
 use crate::response::{Code, Response, codes};
@@ -39,7 +40,7 @@ pub(crate) struct ServerExchange {
     block1_echo: Option<BlockOption>,
     /// The request to keep if the response accepts an Observe registration.
     observe: Option<Box<Request>>,
-    /// The No-Response suppression bits (RFC 7967 section 2).
+    /// The No-Response suppression bits (RFC 7967 section 2.1).
     no_response: u8,
     /// The request asked for the representation size (Size2, RFC 7959
     /// section 4).
@@ -52,16 +53,6 @@ enum DupAction {
     Replay(Vec<u8>),
     Ignore,
     InProgress(JobId),
-}
-
-/// The No-Response bit for a response code (RFC 7967 section 2.1).
-fn no_response_bit(code: Code) -> u8 {
-    match code.class() {
-        2 => 0x02,
-        4 => 0x08,
-        5 => 0x10,
-        _ => 0,
-    }
 }
 
 impl Endpoint {
@@ -127,14 +118,9 @@ impl Endpoint {
             block2: None,
             block1_echo: None,
             observe: None,
-            no_response: 0,
+            no_response: msg.options.no_response(),
             wants_size2: msg.options.contains(number::SIZE2),
         };
-        if let Some(v) = msg.options.get(number::NO_RESPONSE) {
-            x.no_response = option::decode_uint(v)
-                .and_then(|v| u8::try_from(v).ok())
-                .unwrap_or(0);
-        }
 
         if oversized {
             // RFC 7959 section 2.9.3: 4.13 with a Block1 option giving the
@@ -261,14 +247,12 @@ impl Endpoint {
                         },
                     }));
                 }
-                Some(1) => self.remove_observer(observer),
+                Some(1) => self.remove_observer(observer, EndReason::Deregistered),
                 Some(_) => {}
                 None => {
                     // A GET without Observe with the token of an observation
                     // ends it (RFC 7641 section 3.6).
-                    if self.observers.contains(&observer) {
-                        self.remove_observer(observer);
-                    }
+                    self.remove_observer(observer, EndReason::Deregistered);
                 }
             }
         }
@@ -441,28 +425,54 @@ impl Endpoint {
         }
     }
 
-    /// Sends the final response of a server exchange.
+    /// Sends the final response of a server exchange: registers the
+    /// observer if the response accepts an Observe registration, then sends
+    /// it, unless it is silenced or declined by the request's No-Response
+    /// option (RFC 7967 section 2.1) or an error to a multicast request
+    /// (RFC 7252 section 8.2): then a Confirmable request only gets an
+    /// empty ACK, so that the client stops retransmitting (RFC 7252 section
+    /// 4.2), and a Non-confirmable one nothing.
     fn complete_exchange(&mut self, now: Instant, mut x: ServerExchange, mut response: Response) {
         response.options.remove(number::OBSERVE);
-        let observed = response.observed_resource.take();
-        if let Some(request) = x.observe.take()
-            && response.is_success()
-            && let Some(resource) = observed
-            && let Some(seq) =
-                self.register_observer(now, x.peer, x.token, resource, *request, x.key)
-        {
-            response.options.set_uint(number::OBSERVE, seq);
+        if let Some(resource) = response.observed_resource.take() {
+            let observer = ObserverKey {
+                peer: x.peer,
+                token: x.token,
+            };
+            let registered = match x.observe.take() {
+                Some(request) if response.is_success() => {
+                    self.register_observer(now, x.peer, x.token, resource, *request, x.key)
+                }
+                _ => None,
+            };
+            match registered {
+                Some(seq) => response.options.set_uint(number::OBSERVE, seq),
+                // The chain accepted a registration the endpoint does not
+                // keep: layers must forget what they stored for it.
+                None if !self.observers.contains(&observer) => {
+                    self.observation_ended(observer, EndReason::NotRegistered);
+                }
+                None => {}
+            }
         }
-        let suppress = x.no_response & no_response_bit(response.code) != 0
+        let suppress = response.silent
+            || response.code == codes::EMPTY
+            || x.no_response & option::no_response_bit(response.code) != 0
             || (x.via == Via::Multicast
                 && !response.is_success()
                 && !self.config.respond_to_multicast_errors);
         if suppress {
-            if x.confirmable && !x.ack_sent {
+            let reply = if x.confirmable && !x.ack_sent {
                 let ack = wire::encode_empty(MessageType::Ack, x.mid);
-                self.dedup
-                    .set_state(x.peer, x.mid, DedupState::Reply(Some(Box::new(ack))));
                 self.push_transmit(x.peer, ack.to_vec());
+                Some(Box::from(&ack[..]))
+            } else {
+                None
+            };
+            if !x.ack_sent {
+                // Duplicates get the same empty ACK, or (NON) nothing.
+                self.dedup
+                    .set_state(x.peer, x.mid, DedupState::Reply(reply));
             }
             return;
         }

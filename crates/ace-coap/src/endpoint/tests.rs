@@ -25,6 +25,8 @@ struct Node {
     /// Every request passed to the handler.
     seen: Vec<Request>,
     outcomes: Vec<(ExchangeId, ClientOutcome)>,
+    /// Observations the endpoint reported as ended.
+    ended: Vec<crate::handler::ObservationEnded>,
 }
 
 /// A simulated network of endpoints.
@@ -68,6 +70,7 @@ impl Sim {
             deferred: Vec::new(),
             seen: Vec::new(),
             outcomes: Vec::new(),
+            ended: Vec::new(),
         });
         self.nodes.len() - 1
     }
@@ -88,6 +91,7 @@ impl Sim {
                             }
                         }
                         Event::Client { id, outcome } => self.nodes[i].outcomes.push((id, outcome)),
+                        Event::ObservationEnded(ended) => self.nodes[i].ended.push(ended),
                     }
                 }
                 while let Some(t) = self.nodes[i].ep.poll_transmit() {
@@ -1408,4 +1412,315 @@ fn size2_in_a_request_asks_for_the_size() {
     let m = wire::decode(&sim.unbound[0].2).unwrap();
     assert_eq!(m.options.get_uint(number::SIZE2), Some(12));
     assert!(!m.options.contains(number::BLOCK2));
+}
+
+// ----- no response, No-Response and the end of observations -----
+
+use crate::handler::EndReason;
+
+/// What a node reported as ended: (peer, reason).
+fn ended(sim: &Sim, node: usize) -> Vec<(SocketAddr, EndReason)> {
+    sim.nodes[node]
+        .ended
+        .iter()
+        .map(|e| (e.peer, e.reason))
+        .collect()
+}
+
+#[test]
+fn no_response_from_the_handler_acks_a_con_and_answers_a_non_with_nothing() {
+    let (mut sim, c, s) = client_and_server(Box::new(|_| Some(Response::no_response())));
+    sim.request(
+        c,
+        1,
+        OutgoingRequest::new(addr(2), Request::post("/monitor").with_payload("x")),
+    );
+    // Only the request and an empty ACK crossed: no response, and the ACK
+    // ended the client's retransmissions.
+    assert_eq!(sim.wire.len(), 2, "{:?}", sim.wire);
+    let ack = wire::decode(&sim.wire[1].2).unwrap();
+    assert_eq!((ack.mtype, ack.code), (MessageType::Ack, 0));
+    sim.run_for(Duration::from_secs(2));
+    assert_eq!(sim.nodes[c].ep.stats().retransmissions, 0);
+    assert_eq!(sim.nodes[s].ep.stats().requests, 1);
+
+    // A retransmission of the CON (the ACK was lost) gets the same ACK
+    // without running the handler again.
+    let request = wire::decode(&sim.wire[0].2).unwrap();
+    sim.inject(addr(1), addr(2), wire::encode(&request, 1152).unwrap());
+    assert_eq!(sim.nodes[s].ep.stats().requests, 1);
+    let last = wire::decode(&sim.wire.last().unwrap().2).unwrap();
+    assert_eq!(
+        (last.mtype, last.code, last.mid),
+        (MessageType::Ack, 0, request.mid)
+    );
+
+    // A NON gets nothing at all.
+    let before = sim.wire.len();
+    sim.request(
+        c,
+        2,
+        OutgoingRequest::new(addr(2), Request::post("/monitor")).non_confirmable(),
+    );
+    assert_eq!(sim.wire.len(), before + 1, "only the request");
+}
+
+#[test]
+fn a_silenced_registration_still_registers_and_no_response_2_skips_2xx_notifications() {
+    // RFC 9594 section 4.1: a client observing /nodes/NODENAME with
+    // No-Response 2 hears only the 4.04 eviction notice.
+    let state = std::rc::Rc::new(std::cell::RefCell::new(b"v0".to_vec()));
+    let (mut sim, _c, s) = client_and_server(observable(state.clone()));
+    let mut o = Options::new();
+    o.set_uint(number::OBSERVE, 0);
+    o.push(number::URI_PATH, "nodes");
+    o.set_uint(number::NO_RESPONSE, 2);
+    let registration = Message {
+        mtype: MessageType::Con,
+        code: Method::Get.code(),
+        mid: 7,
+        token: Token::new(&[7, 7]).unwrap(),
+        options: o,
+        payload: Vec::new(),
+    };
+    sim.inject(addr(9), addr(2), wire::encode(&registration, 1152).unwrap());
+    assert_eq!(sim.nodes[s].ep.observer_count(), 1);
+    let got: Vec<Message> = sim
+        .unbound
+        .iter()
+        .map(|(_, _, b)| wire::decode(b).unwrap())
+        .collect();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].mtype, got[0].code), (MessageType::Ack, 0));
+
+    *state.borrow_mut() = b"v1".to_vec();
+    let now = sim.now;
+    let target = NotifyTarget::Resource("/nodes".into());
+    assert_eq!(sim.nodes[s].ep.notify(now, &target, None), 1);
+    sim.settle();
+    assert_eq!(sim.unbound.len(), 1, "the 2.05 notification is declined");
+    assert_eq!(sim.nodes[s].ep.observer_count(), 1);
+
+    state.borrow_mut().clear();
+    sim.nodes[s].ep.notify(now, &target, None);
+    sim.settle();
+    let last = wire::decode(&sim.unbound.last().unwrap().2).unwrap();
+    assert_eq!(Code(last.code), Code::NOT_FOUND);
+    assert_eq!(last.mtype, MessageType::Con);
+    assert!(!last.options.contains(number::OBSERVE));
+    assert_eq!(sim.nodes[s].ep.observer_count(), 0);
+    assert_eq!(ended(&sim, s), vec![(addr(9), EndReason::Final)]);
+}
+
+#[test]
+fn a_success_marked_last_ends_the_observation_on_both_sides() {
+    // A layer whose wire code hides an error (OSCORE: outer 2.04 around an
+    // inner 4.04) marks the notification as the last one.
+    let (mut sim, c, s) = client_and_server(Box::new(|req: &Request| {
+        let mut r = Response::content("state");
+        if req.is_notification() {
+            return Some(Response::changed().ending_observation());
+        }
+        r.observed_resource = Some(req.path_string());
+        Some(r)
+    }));
+    sim.request(
+        c,
+        1,
+        OutgoingRequest::new(addr(2), Request::get("/g")).observe(),
+    );
+    assert_eq!(sim.nodes[s].ep.observer_count(), 1);
+    let now = sim.now;
+    sim.nodes[s]
+        .ep
+        .notify(now, &NotifyTarget::Resource("/g".into()), None);
+    sim.settle();
+    // Sent as CON, without Observe; the client ended the exchange.
+    let last = wire::decode(
+        &sim.wire
+            .iter()
+            .rev()
+            .find(|(from, _, b)| *from == addr(2) && wire::decode(b).unwrap().code != 0)
+            .unwrap()
+            .2,
+    )
+    .unwrap();
+    assert_eq!(last.mtype, MessageType::Con);
+    assert_eq!(Code(last.code), Code::CHANGED);
+    assert!(!last.options.contains(number::OBSERVE));
+    assert!(matches!(
+        sim.nodes[c].outcomes.last().unwrap().1,
+        ClientOutcome::Response { last: true, .. }
+    ));
+    assert_eq!(sim.nodes[c].ep.exchange_count(), 0);
+    assert_eq!(sim.nodes[s].ep.observer_count(), 0);
+    assert_eq!(ended(&sim, s), vec![(addr(1), EndReason::Final)]);
+}
+
+#[test]
+fn a_silenced_notification_is_skipped_and_keeps_the_observer() {
+    let calls = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let n = calls.clone();
+    let (mut sim, c, s) = client_and_server(Box::new(move |req: &Request| {
+        if req.is_notification() {
+            n.set(n.get() + 1);
+            return Some(if n.get() == 1 {
+                Response::no_response()
+            } else {
+                Response::content(format!("n{}", n.get()))
+            });
+        }
+        let mut r = Response::content("r");
+        r.observed_resource = Some(req.path_string());
+        Some(r)
+    }));
+    sim.request(
+        c,
+        1,
+        OutgoingRequest::new(addr(2), Request::get("/o")).observe(),
+    );
+    let now = sim.now;
+    for _ in 0..2 {
+        sim.nodes[s]
+            .ep
+            .notify(now, &NotifyTarget::Resource("/o".into()), None);
+        sim.settle();
+    }
+    let payloads: Vec<Vec<u8>> = sim.responses(c, 1).into_iter().map(|r| r.payload).collect();
+    assert_eq!(payloads, vec![b"r".to_vec(), b"n2".to_vec()]);
+    assert_eq!(sim.nodes[s].ep.observer_count(), 1);
+    assert!(ended(&sim, s).is_empty());
+}
+
+#[test]
+fn every_end_of_an_observation_is_reported_once_with_its_reason() {
+    let state = std::rc::Rc::new(std::cell::RefCell::new(b"a".to_vec()));
+    let mut sim = Sim::new();
+    let c = sim.add(addr(1), fast(), Box::new(|_| None));
+    let mut cfg = fast();
+    cfg.observe.con_every = 1;
+    cfg.limits.max_observers = 4;
+    let s = sim.add(addr(2), cfg, observable(state));
+    let observe = |sim: &mut Sim, id: u64| {
+        sim.request(
+            c,
+            id,
+            OutgoingRequest::new(addr(2), Request::get("/o")).observe(),
+        );
+    };
+    let notify = |sim: &mut Sim| {
+        let now = sim.now;
+        sim.nodes[s]
+            .ep
+            .notify(now, &NotifyTarget::Resource("/o".into()), None);
+        sim.settle();
+    };
+
+    // Deregistration with Observe 1.
+    observe(&mut sim, 1);
+    let now = sim.now;
+    sim.nodes[c].ep.deregister(now, ExchangeId(1));
+    sim.settle();
+    assert_eq!(ended(&sim, s), vec![(addr(1), EndReason::Deregistered)]);
+
+    // A Reset: the client forgot the observation, the next notification is
+    // rejected.
+    observe(&mut sim, 2);
+    let now = sim.now;
+    sim.nodes[c].ep.cancel(now, ExchangeId(2));
+    notify(&mut sim);
+    assert_eq!(ended(&sim, s)[1], (addr(1), EndReason::Reset));
+
+    // A CON notification never acknowledged.
+    observe(&mut sim, 3);
+    sim.loss = Box::new(|_, to, _| to == addr(1));
+    notify(&mut sim);
+    sim.run_for(Duration::from_secs(10));
+    sim.loss = Box::new(|_, _, _| false);
+    assert_eq!(ended(&sim, s)[2], (addr(1), EndReason::Timeout));
+    sim.nodes[c].ep.cancel(sim.now, ExchangeId(3));
+
+    // Forgotten by the application, and the endpoint closing.
+    observe(&mut sim, 4);
+    observe(&mut sim, 5);
+    assert_eq!(
+        sim.nodes[s]
+            .ep
+            .forget_observers(&NotifyTarget::Subtree("/".into())),
+        2
+    );
+    sim.settle();
+    observe(&mut sim, 6);
+    assert_eq!(sim.nodes[s].ep.close_observations(), 1);
+    sim.settle();
+    let reasons: Vec<EndReason> = ended(&sim, s).into_iter().map(|(_, r)| r).collect();
+    assert_eq!(
+        reasons,
+        vec![
+            EndReason::Deregistered,
+            EndReason::Reset,
+            EndReason::Timeout,
+            EndReason::Forgotten,
+            EndReason::Forgotten,
+            EndReason::Shutdown
+        ]
+    );
+    assert_eq!(sim.nodes[s].ep.observer_count(), 0);
+
+    // A registration the chain accepts beyond the observer limit: the
+    // response goes without Observe and the chain hears at once.
+    for id in 10..15 {
+        observe(&mut sim, id);
+    }
+    assert_eq!(sim.nodes[s].ep.observer_count(), 4);
+    assert_eq!(
+        ended(&sim, s).last().map(|(_, r)| *r),
+        Some(EndReason::NotRegistered)
+    );
+    assert_eq!(ended(&sim, s).len(), 7);
+}
+
+#[test]
+fn a_client_observing_with_no_response_2_is_registered_on_the_ack() {
+    let state = std::rc::Rc::new(std::cell::RefCell::new(b"k0".to_vec()));
+    let (mut sim, c, s) = client_and_server(observable(state.clone()));
+    let mut request = Request::get("/nodes/n1");
+    request.options.set_uint(number::NO_RESPONSE, 2);
+    for (id, confirmable) in [(1u64, true), (2, false)] {
+        let mut out = OutgoingRequest::new(addr(2), request.clone()).observe();
+        out.confirmable = confirmable;
+        sim.request(c, id, out);
+        assert!(matches!(
+            sim.nodes[c].outcomes.last(),
+            Some((i, ClientOutcome::Registered)) if *i == ExchangeId(id)
+        ));
+    }
+    assert_eq!(sim.nodes[s].ep.observer_count(), 2);
+    // Nothing times out: no response is awaited.
+    sim.run_for(Duration::from_secs(10));
+    assert_eq!(sim.nodes[c].ep.exchange_count(), 2);
+    assert!(sim.failure(c, 1).is_none() && sim.failure(c, 2).is_none());
+    assert!(sim.responses(c, 1).is_empty());
+
+    // Deregistering the CON one ends at its (empty) ACK.
+    let now = sim.now;
+    sim.nodes[c].ep.deregister(now, ExchangeId(1));
+    sim.settle();
+    assert!(matches!(
+        sim.nodes[c].outcomes.last(),
+        Some((i, ClientOutcome::Finished)) if *i == ExchangeId(1)
+    ));
+    assert_eq!(sim.nodes[s].ep.observer_count(), 1);
+
+    // The other one hears the 4.04 and ends.
+    state.borrow_mut().clear();
+    let now = sim.now;
+    sim.nodes[s]
+        .ep
+        .notify(now, &NotifyTarget::Resource("/nodes/n1".into()), None);
+    sim.settle();
+    let r = sim.responses(c, 2);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].code, Code::NOT_FOUND);
+    assert_eq!(sim.nodes[c].ep.exchange_count(), 0);
 }

@@ -573,7 +573,11 @@ impl<L: Label> OscoreClient<L> {
         request: &Request,
     ) -> Result<OscoreObservation<L>, ClientError> {
         let (outer, exchange) = protect_oscore(entry, request)?;
-        let inner = self.endpoint.observe(destination, outer).await?;
+        let no_response = request.options.no_response();
+        let inner = self
+            .endpoint
+            .observe_with_no_response(destination, outer, no_response)
+            .await?;
         let mut observation = OscoreObservation {
             inner: Some(inner),
             entry: entry.clone(),
@@ -581,6 +585,23 @@ impl<L: Label> OscoreClient<L> {
             first: None,
             done: false,
         };
+        if request.options.no_response_declines(Code::CONTENT) {
+            // A registration response comes only if it is not a success
+            // (an Echo challenge, an error; RFC 7967): wait until either it
+            // or the acknowledgement of the registration arrives.
+            match observation.next_event().await {
+                None => {
+                    observation.done = true;
+                    return Ok(observation);
+                }
+                Some(Err(e)) => return Err(e),
+                Some(Ok(None)) => return Ok(observation),
+                Some(Ok(Some(first))) => {
+                    observation.first = Some(Ok(first));
+                    return Ok(observation);
+                }
+            }
+        }
         match observation.next().await {
             Some(Err(e)) => Err(e),
             first => {
@@ -710,7 +731,7 @@ pub struct OscoreObservation<L> {
 impl<L: Label> std::fmt::Debug for OscoreObservation<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OscoreObservation")
-            .field("label", &self.entry.label)
+            .field("label", &self.entry.label())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -726,11 +747,23 @@ impl<L: Label> OscoreObservation<L> {
         if let Some(first) = self.first.take() {
             return Some(first);
         }
+        loop {
+            match self.next_event().await? {
+                Ok(Some(response)) => return Some(Ok(response)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// The next verified response, or `Ok(None)` when a registration whose
+    /// response the server declines was acknowledged.
+    async fn next_event(&mut self) -> Option<Result<Option<Response>, ClientError>> {
         if self.done {
             return None;
         }
         let inner = self.inner.as_mut()?;
-        let item = inner.next().await;
+        let item = inner.next_event().await;
         let outer = match item {
             None => {
                 self.finish();
@@ -740,7 +773,8 @@ impl<L: Label> OscoreObservation<L> {
                 self.finish();
                 return Some(Err(e.into()));
             }
-            Some(Ok(outer)) => outer,
+            Some(Ok(None)) => return Some(Ok(None)),
+            Some(Ok(Some(outer))) => outer,
         };
         let result = unprotect_oscore(&self.entry, &mut self.exchange, &outer);
         let ends = match &result {
@@ -752,7 +786,7 @@ impl<L: Label> OscoreObservation<L> {
         if ends || inner.is_done() {
             self.finish();
         }
-        Some(result)
+        Some(result.map(Some))
     }
 
     fn finish(&mut self) {

@@ -22,22 +22,39 @@
 //! * The first response may reuse the request's nonce; every Observe
 //!   notification gets a fresh Partial IV (RFC 8613 section 8.3). The Outer
 //!   Code is 2.04, or 2.05 for a notification (section 4.2). A notification
-//!   whose inner code is an error (e.g. an eviction notice) ends the
-//!   observation here; its outer code is still a success, so the transport
-//!   keeps the registration until the next notification, which this layer
-//!   answers with an unprotected 4.01 that ends it there too (the client,
-//!   which saw the inner error, usually forgets it first and rejects that
-//!   notification with a Reset, RFC 7641 section 3.6).
-//! * Group requests: requests from members without the Requester role, and
-//!   our own responses when we are a Monitor or lack the Responder role,
-//!   are not answered. For a multicast request that means no response at
-//!   all (the endpoint suppresses error responses to multicast requests,
-//!   [`crate::ProtocolConfig::respond_to_multicast_errors`]); nor is a
-//!   multicast request answered whose inner response is an error (RFC 10021
-//!   section 7), unless [`super::GroupConfig::respond_to_multicast_errors`].
-//!   The endpoint has no way to leave a *unicast* request unanswered, so
-//!   such a request gets an unprotected 4.01 without payload, which reveals
-//!   nothing and protects nothing.
+//!   whose inner code is an error (the KDC's 4.04 eviction or group-deleted
+//!   notice) is the last one: its inner message has no Observe, so neither
+//!   has the outer one (section 4.1.3.5.2: the Outer Observe takes the
+//!   value of the original message's), and the layer marks it
+//!   [`Response::ends_observation`] so that the endpoint sends it as the
+//!   final notification and deregisters the observer; the client's endpoint
+//!   ends the observation on a notification without Observe (RFC 7641
+//!   section 3.2).
+//! * Per-observation state (the registration's inner request and its
+//!   exchange) lives until the endpoint reports the end of the observation
+//!   ([`Handler::observation_ended`]: deregistration, Reset, timeout, the
+//!   last notification, shutdown). A new request with the token of an
+//!   observation does not end it (RFC 8613 section 4.1.3.5: the server
+//!   SHOULD NOT remove an active observation just because it receives a
+//!   request with the same Token). A bound on the number of entries stays
+//!   as a safety net.
+//! * No-Response (RFC 7967) is an Inner option (RFC 8613 section 4.1.3.6):
+//!   the layer applies it to the inner code. A declined response is not
+//!   sent ([`Response::silent`]); a declined registration response still
+//!   registers the observer, and declined notifications are skipped (RFC
+//!   9594 section 4.1: No-Response 2 on a `/nodes` observation leaves only
+//!   the eviction notice).
+//! * Requests the RFCs say to leave unanswered get no response at all
+//!   ([`Response::no_response`]): the endpoint acknowledges a Confirmable
+//!   one with an empty ACK and sends nothing else. That covers requests
+//!   from members without the Requester role, our own responses when we
+//!   are a Monitor or lack the Responder role (RFC 10021 sections 2.2 and
+//!   7: a Monitor never sends protected messages), requests with our own
+//!   Sender ID, and a multicast request whose inner response is an error
+//!   (RFC 10021 section 7), unless
+//!   [`super::GroupConfig::respond_to_multicast_errors`]. The endpoint
+//!   suppresses other error responses to multicast requests too
+//!   ([`crate::ProtocolConfig::respond_to_multicast_errors`]).
 //!
 //! Block-wise transfer of the protected message (Outer Block options, RFC
 //! 8613 section 4.1.3.4.2) is done by the endpoint below this layer. A
@@ -53,9 +70,9 @@ use super::convert::{
 };
 use super::group::{GroupMember, convert_error_response};
 use super::identity::{OscoreIdentity, Protection};
-use super::table::{Entry, Label, OscoreContexts, Sharded};
+use super::table::{Entry, Label, OscoreContexts, Sharded, lock};
 use crate::block::{BlockError, BlockOption};
-use crate::handler::{BoxFuture, Handler, Layer, SharedHandler};
+use crate::handler::{BoxFuture, Handler, Layer, ObservationEnded, SharedHandler};
 use crate::option::number;
 use crate::request::{Origin, Request, SecurityIdentity};
 use crate::response::{Code, Response};
@@ -65,17 +82,17 @@ use group_oscore::group::ResponseMode;
 use group_oscore::{ProtectError, ServerExchange, UnprotectError};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Most Observe registrations kept per shard of the observation table (16
 /// shards: about 32 000 in all, three times the endpoint's default
-/// observer limit). The endpoint does not tell this layer when it drops an
-/// observer (a Reset, a deregistration), so state can outlive its
-/// observation; beyond the limit, the entry whose last registration or
-/// notification is the oldest is dropped, which spares live observations
-/// (each notification refreshes its entry). A live observation dropped
-/// this way ends with 4.01 at its next notification.
+/// observer limit). The endpoint reports the end of every observation
+/// ([`Handler::observation_ended`]), which frees its entry; the bound is a
+/// safety net. Beyond it, the entry whose last registration or notification
+/// is the oldest is dropped, which spares live observations (each
+/// notification refreshes its entry); a live observation dropped this way
+/// ends with 4.01 at its next notification.
 const MAX_OBSERVATIONS_PER_SHARD: usize = 2048;
 
 /// The server-side OSCORE layer over a table (see the module docs).
@@ -121,6 +138,11 @@ struct OscoreServer<L> {
 }
 
 impl<L: Label> Handler for OscoreServer<L> {
+    fn observation_ended(&self, ended: &ObservationEnded) {
+        self.table.observations.remove(&(ended.peer, ended.token));
+        self.inner.observation_ended(ended);
+    }
+
     fn call(&self, request: Request) -> BoxFuture<Response> {
         let table = self.table.clone();
         let inner = self.inner.clone();
@@ -154,18 +176,31 @@ pub(crate) enum Binding<L> {
 
 /// A verified Observe registration (RFC 8613 section 4.1.3.5): the inner
 /// request to replay, and the exchange whose 'kid' and Partial IV every
-/// notification is bound to.
+/// notification is bound to. Shared with the notification being produced,
+/// so that the end of the observation (which removes it from the table)
+/// may come at any time.
 pub(crate) struct Observed<L> {
     binding: Binding<L>,
     inner: Request,
-    exchange: ServerExchange,
-    /// When the entry was last (re)inserted, in insertions.
-    touched: u64,
+    exchange: Mutex<ServerExchange>,
+    /// When the entry was last inserted or used, in table operations.
+    touched: AtomicU64,
+}
+
+impl<L> Observed<L> {
+    fn new(binding: Binding<L>, inner: Request, exchange: ServerExchange) -> Self {
+        Self {
+            binding,
+            inner,
+            exchange: Mutex::new(exchange),
+            touched: AtomicU64::new(0),
+        }
+    }
 }
 
 /// The verified observations, by observer (peer and token).
 pub(crate) struct ObservationTable<L> {
-    shards: Sharded<HashMap<ObservationKey, Observed<L>>>,
+    shards: Sharded<HashMap<ObservationKey, Arc<Observed<L>>>>,
     clock: AtomicU64,
 }
 
@@ -177,27 +212,36 @@ impl<L: Label> ObservationTable<L> {
         }
     }
 
-    fn insert(&self, key: ObservationKey, mut observed: Observed<L>) {
-        observed.touched = self.clock.fetch_add(1, Ordering::Relaxed);
+    fn tick(&self) -> u64 {
+        self.clock.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records (or replaces: a re-registration with the same token, RFC
+    /// 7641 section 4.1) an observation.
+    fn insert(&self, key: ObservationKey, observed: Observed<L>) {
+        observed.touched.store(self.tick(), Ordering::Relaxed);
         let mut shard = self.shards.write(&key);
         if shard.len() >= MAX_OBSERVATIONS_PER_SHARD
             && !shard.contains_key(&key)
-            && let Some(victim) = shard.iter().min_by_key(|(_, o)| o.touched).map(|(k, _)| *k)
+            && let Some(victim) = shard
+                .iter()
+                .min_by_key(|(_, o)| o.touched.load(Ordering::Relaxed))
+                .map(|(k, _)| *k)
         {
             shard.remove(&victim);
         }
-        shard.insert(key, observed);
+        shard.insert(key, Arc::new(observed));
     }
 
-    fn insert_if_absent(&self, key: ObservationKey, observed: Observed<L>) {
-        if !self.shards.read(&key).contains_key(&key) {
-            self.insert(key, observed);
-        }
+    /// The observation of `key`, marked as used.
+    fn get(&self, key: &ObservationKey) -> Option<Arc<Observed<L>>> {
+        let found = self.shards.read(key).get(key).cloned()?;
+        found.touched.store(self.tick(), Ordering::Relaxed);
+        Some(found)
     }
 
-    /// Forgets the observation of `key`: a new request with the same token
-    /// replaces any earlier registration (RFC 7641 section 3.6).
-    fn remove(&self, key: &ObservationKey) -> Option<Observed<L>> {
+    /// Forgets the observation of `key` (the endpoint ended it).
+    pub(crate) fn remove(&self, key: &ObservationKey) -> Option<Arc<Observed<L>>> {
         if !self.shards.read(key).contains_key(key) {
             return None;
         }
@@ -258,11 +302,33 @@ fn refusal(e: &UnprotectError, packet: &Packet) -> Response {
     }
 }
 
-/// The answer to a request the RFCs say to leave unanswered: an unprotected
-/// 4.01 without payload, which the endpoint suppresses for multicast
-/// requests (see the module docs for unicast).
+/// The answer to a request the RFCs say to leave unanswered: nothing at
+/// all (an empty ACK for a Confirmable request, see the module docs).
 fn ignored() -> Response {
+    Response::no_response()
+}
+
+/// An unprotected 4.01 that ends an OSCORE observation whose state is gone
+/// or no longer valid (RFC 8613 section 8.3: the context cannot protect
+/// it).
+fn end_unprotected() -> Response {
     Response::new(Code::UNAUTHORIZED).with_max_age(0)
+}
+
+/// The outer response standing for an inner one that the request's
+/// No-Response option declines (RFC 7967 section 2.1, applied to the inner
+/// code as RFC 8613 section 4.1.3.6 makes No-Response an Inner option):
+/// silenced, and keeping the registration marker of an accepted
+/// registration (the outer code of a registration response is 2.05).
+fn declined(observed: Option<String>) -> Response {
+    match observed {
+        Some(resource) => {
+            let mut r = Response::new(Code::CONTENT).silenced();
+            r.observed_resource = Some(resource);
+            r
+        }
+        None => Response::no_response(),
+    }
 }
 
 fn internal_error() -> Response {
@@ -406,54 +472,51 @@ async fn verified_oscore<L: Label>(
     mut exchange: ServerExchange,
 ) -> Response {
     let key = (request.peer, request.meta.token);
-    table.observations.remove(&key);
-    let mut response = match packet_to_request(inner_packet, &request) {
+    let (mut response, registered, observed) = match packet_to_request(inner_packet, &request) {
         Ok(mut inner_request) => {
-            inner_request.security =
-                Some(identity(entry.label.clone(), &exchange, Protection::Oscore));
+            inner_request.security = Some(identity(entry.label(), &exchange, Protection::Oscore));
             let registered = exchange.is_observe().then(|| inner_request.clone());
             let block2 = requested_block(&inner_request);
+            let no_response = inner_request.options.no_response();
             let mut response = inner.call(inner_request).await;
             let observed = response.observed_resource.take();
             let keep = registered.is_some() && response.is_success() && observed.is_some();
-            mark_observe(&mut response, keep);
             if !keep {
                 serve_inner_block(block2, &mut response);
             }
-            let protected = entry
-                .lock()
-                .protect_response(&response_to_packet(&response), &mut exchange);
-            return match protected {
-                Ok(outer) => {
-                    let mut outer = packet_to_response(&outer);
-                    if keep && let Some(inner_request) = registered {
-                        outer.observed_resource = observed;
+            if response.silent || no_response & crate::option::no_response_bit(response.code) != 0 {
+                // Declined by the handler or by the client's No-Response.
+                return match registered {
+                    Some(inner_request) if keep => {
                         table.observations.insert(
                             key,
-                            Observed {
-                                binding: Binding::Oscore(entry),
-                                inner: inner_request,
-                                exchange,
-                                touched: 0,
-                            },
+                            Observed::new(Binding::Oscore(entry), inner_request, exchange),
                         );
+                        declined(observed)
                     }
-                    outer
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot protect a response");
-                    internal_error()
-                }
-            };
+                    _ => declined(None),
+                };
+            }
+            (response, registered.filter(|_| keep), observed)
         }
-        Err(e) => convert_error_response(&e),
+        Err(e) => (convert_error_response(&e), None, None),
     };
-    mark_observe(&mut response, false);
-    match entry
+    mark_observe(&mut response, registered.is_some());
+    let protected = entry
         .lock()
-        .protect_response(&response_to_packet(&response), &mut exchange)
-    {
-        Ok(outer) => packet_to_response(&outer),
+        .protect_response(&response_to_packet(&response), &mut exchange);
+    match protected {
+        Ok(outer) => {
+            let mut outer = packet_to_response(&outer);
+            if let Some(inner_request) = registered {
+                outer.observed_resource = observed;
+                table.observations.insert(
+                    key,
+                    Observed::new(Binding::Oscore(entry), inner_request, exchange),
+                );
+            }
+            outer
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot protect a response");
             internal_error()
@@ -481,6 +544,7 @@ async fn group_request<L: Label>(
             return match g.protect_response(&response, &mut challenge.exchange, mode) {
                 Ok(outer) => packet_to_response(&outer),
                 Err(e) => {
+                    // A Monitor sends nothing, not even a challenge.
                     tracing::debug!(error = %e, "no Echo challenge sent");
                     ignored()
                 }
@@ -498,54 +562,81 @@ async fn group_request<L: Label>(
     };
     let multicast = request.meta.multicast;
     let key = (request.peer, request.meta.token);
-    table.observations.remove(&key);
-    let (mut response, registered, observed) = match packet_to_request(&inner_packet, &request) {
-        Ok(mut inner_request) => {
-            inner_request.security = Some(identity(label.clone(), &exchange, protection));
-            let registered = (exchange.is_observe() && !multicast).then(|| inner_request.clone());
-            let block2 = requested_block(&inner_request);
-            let mut response = inner.call(inner_request).await;
-            let observed = response.observed_resource.take();
-            if registered.is_none() || observed.is_none() {
-                serve_inner_block(block2, &mut response);
+    let (mut response, registered, observed, no_response) =
+        match packet_to_request(&inner_packet, &request) {
+            Ok(mut inner_request) => {
+                inner_request.security = Some(identity(label.clone(), &exchange, protection));
+                let registered =
+                    (exchange.is_observe() && !multicast).then(|| inner_request.clone());
+                let block2 = requested_block(&inner_request);
+                let no_response = inner_request.options.no_response();
+                let mut response = inner.call(inner_request).await;
+                let observed = response.observed_resource.take();
+                if registered.is_none() || observed.is_none() {
+                    serve_inner_block(block2, &mut response);
+                }
+                (response, registered, observed, no_response)
             }
-            (response, registered, observed)
-        }
-        Err(e) => (convert_error_response(&e), None, None),
-    };
+            Err(e) => (convert_error_response(&e), None, None, 0),
+        };
     if multicast && !response.is_success() && !member.config().respond_to_multicast_errors {
         return ignored();
     }
     let keep = registered.is_some() && response.is_success() && observed.is_some();
-    mark_observe(&mut response, keep);
-    let protected = {
-        let mut g = member.security();
-        let mode = member.response_mode(&g, &exchange);
-        g.protect_response(&response_to_packet(&response), &mut exchange, mode)
-            .map(|outer| (outer, mode))
+    let registered = registered.filter(|_| keep);
+    let mode = {
+        let g = member.security();
+        member.response_mode(&g, &exchange)
     };
-    match protected {
-        Ok((outer, mode)) => {
-            let mut outer = packet_to_response(&outer);
-            if keep && let Some(inner_request) = registered {
-                outer.observed_resource = observed;
+    if response.silent || no_response & crate::option::no_response_bit(response.code) != 0 {
+        let observed = match registered {
+            Some(inner_request) => {
                 table.observations.insert(
                     key,
-                    Observed {
-                        binding: Binding::Group {
+                    Observed::new(
+                        Binding::Group {
                             label,
                             member,
                             mode,
                         },
-                        inner: inner_request,
+                        inner_request,
                         exchange,
-                        touched: 0,
-                    },
+                    ),
+                );
+                observed
+            }
+            None => None,
+        };
+        return declined(observed);
+    }
+    mark_observe(&mut response, registered.is_some());
+    let protected =
+        member
+            .security()
+            .protect_response(&response_to_packet(&response), &mut exchange, mode);
+    match protected {
+        Ok(outer) => {
+            let mut outer = packet_to_response(&outer);
+            if let Some(inner_request) = registered {
+                outer.observed_resource = observed;
+                table.observations.insert(
+                    key,
+                    Observed::new(
+                        Binding::Group {
+                            label,
+                            member,
+                            mode,
+                        },
+                        inner_request,
+                        exchange,
+                    ),
                 );
             }
             outer
         }
-        // A Monitor, or a member without the Responder role: silent.
+        // A Monitor (no Sender Context) or a member without the Responder
+        // role processes requests and never answers them (RFC 10021
+        // section 2.2).
         Err(ProtectError::NoSenderContext | ProtectError::RoleForbids(_)) => ignored(),
         Err(e) => {
             tracing::warn!(error = %e, "cannot protect a group response");
@@ -564,11 +655,11 @@ async fn notification<L: Label>(
     request: Request,
 ) -> Response {
     let key = (request.peer, request.meta.token);
-    let Some(mut observed) = table.observations.remove(&key) else {
+    let Some(observed) = table.observations.get(&key) else {
         if request.options.contains(OSCORE_OPTION) {
-            // An OSCORE observation whose state is gone (context removed or
-            // replaced, or an inner error ended it): end it.
-            return Response::new(Code::UNAUTHORIZED).with_max_age(0);
+            // An OSCORE observation whose state is gone (its context was
+            // removed or replaced): end it.
+            return end_unprotected();
         }
         return inner.call(request).await;
     };
@@ -577,37 +668,53 @@ async fn notification<L: Label>(
         Binding::Group { label, member, .. } => table.group(label).is_some_and(|m| m.same(member)),
     };
     if !current {
-        return Response::new(Code::UNAUTHORIZED).with_max_age(0);
+        return end_unprotected();
     }
     let mut inner_request = observed.inner.clone();
     inner_request.meta.origin = request.meta.origin.clone();
     let mut response = inner.call(inner_request).await;
     response.observed_resource = None;
-    let success = response.is_success();
-    mark_observe(&mut response, success);
+    let last = !response.is_success() || response.ends_observation;
+    if response.silent || observed.inner.options.no_response_declines(response.code) {
+        // Skipped (or, for a last one, the observation ends without a
+        // word): the client declined this class, RFC 7967 section 2.1.
+        let mut outer = Response::new(Code::CONTENT).silenced();
+        outer.ends_observation = last;
+        return outer;
+    }
+    mark_observe(&mut response, !last);
     let packet = response_to_packet(&response);
-    let protected = match &observed.binding {
-        Binding::Oscore(entry) => {
-            entry
-                .lock()
-                .protect_response_with(&packet, &mut observed.exchange, true)
-        }
-        Binding::Group { member, mode, .. } => {
-            member
-                .security()
-                .protect_response_with(&packet, &mut observed.exchange, *mode, true)
+    let protected = {
+        let mut exchange = lock(&observed.exchange);
+        match &observed.binding {
+            Binding::Oscore(entry) => {
+                entry
+                    .lock()
+                    .protect_response_with(&packet, &mut exchange, true)
+            }
+            Binding::Group { member, mode, .. } => {
+                member
+                    .security()
+                    .protect_response_with(&packet, &mut exchange, *mode, true)
+            }
         }
     };
     match protected {
         Ok(outer) => {
-            if success {
-                table.observations.insert_if_absent(key, observed);
-            }
-            packet_to_response(&outer)
+            let mut outer = packet_to_response(&outer);
+            // An inner error has no Observe, so the outer message has none
+            // either (RFC 8613 section 4.1.3.5.2); the endpoint must send
+            // it as the last notification.
+            outer.ends_observation = last;
+            outer
+        }
+        Err(ProtectError::NoSenderContext | ProtectError::RoleForbids(_)) => {
+            // The member became a Monitor: it sends nothing any more.
+            Response::new(Code::CONTENT).silenced().ending_observation()
         }
         Err(e) => {
             tracing::warn!(error = %e, "cannot protect a notification");
-            Response::new(Code::UNAUTHORIZED).with_max_age(0)
+            end_unprotected()
         }
     }
 }
@@ -617,29 +724,25 @@ mod tests {
     use super::*;
     use crate::oscore::table::SHARDS;
     use group_oscore::{ContextParams, SecurityContext};
-    use std::sync::Mutex;
 
     #[test]
     fn overflow_evicts_the_least_recently_refreshed_observation() {
-        let entry = Arc::new(Entry {
-            label: 1u8,
-            recipient_id: b"c".to_vec(),
-            id_context: None,
-            expires_at: None,
-            context: Mutex::new(
-                SecurityContext::new(&ContextParams::new(&[2; 16], b"s", b"c")).unwrap(),
-            ),
-        });
+        let entry = Arc::new(Entry::new(
+            1u8,
+            SecurityContext::new(&ContextParams::new(&[2; 16], b"s", b"c")).unwrap(),
+            None,
+        ));
         let mut client = SecurityContext::new(&ContextParams::new(&[2; 16], b"c", b"s")).unwrap();
         let mut packet = Packet::new();
         packet.header.code = coap_lite::MessageClass::from(0x01);
         let (outer, _) = client.protect_request(&packet).unwrap();
         let (_, exchange) = entry.lock().unprotect_request(&outer).unwrap();
-        let observed = || Observed {
-            binding: Binding::Oscore(entry.clone()),
-            inner: Request::get("/x"),
-            exchange: exchange.clone(),
-            touched: 0,
+        let observed = || {
+            Observed::new(
+                Binding::Oscore(entry.clone()),
+                Request::get("/x"),
+                exchange.clone(),
+            )
         };
         let table = ObservationTable::<u8>::new();
         let key = |i: u32| {
@@ -652,10 +755,8 @@ mod tests {
         for i in 0..total {
             table.insert(key(i), observed());
             // Key 0 is refreshed, as a live observation is by notifications.
-            if i % 1000 == 0
-                && let Some(o) = table.remove(&key(0))
-            {
-                table.insert(key(0), o);
+            if i % 1000 == 0 {
+                assert!(table.get(&key(0)).is_some());
             }
         }
         for i in total..total + 4000 {

@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hash};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// What an application label must be: the key it installs a context under
@@ -101,18 +102,46 @@ impl<T: Default> Sharded<T> {
     }
 }
 
-/// An installed OSCORE context.
+/// `expires_at` value meaning "no expiry".
+const NEVER: u64 = u64::MAX;
+
+/// An installed OSCORE context. Its label and expiry change in place
+/// ([`OscoreContexts::set_expiry`], [`OscoreContexts::relabel`]); the
+/// context itself (Sender Sequence Number, replay window) is never copied.
 pub(crate) struct Entry<L> {
-    pub(crate) label: L,
+    label: RwLock<L>,
     pub(crate) recipient_id: Vec<u8>,
     pub(crate) id_context: Option<Vec<u8>>,
-    pub(crate) expires_at: Option<u64>,
+    /// Seconds since the epoch, or [`NEVER`].
+    expires_at: AtomicU64,
     pub(crate) context: Mutex<SecurityContext>,
 }
 
+impl<L: Clone> Entry<L> {
+    pub(crate) fn new(label: L, context: SecurityContext, expires_at: Option<u64>) -> Self {
+        Self {
+            label: RwLock::new(label),
+            recipient_id: context.recipient_id().to_vec(),
+            id_context: context.id_context().map(<[u8]>::to_vec),
+            expires_at: AtomicU64::new(expires_at.unwrap_or(NEVER)),
+            context: Mutex::new(context),
+        }
+    }
+
+    /// The label the context is installed under now.
+    pub(crate) fn label(&self) -> L {
+        read(&self.label).clone()
+    }
+}
+
 impl<L> Entry<L> {
+    pub(crate) fn expires_at(&self) -> Option<u64> {
+        let at = self.expires_at.load(Ordering::Acquire);
+        (at != NEVER).then_some(at)
+    }
+
     pub(crate) fn is_expired(&self, now: u64) -> bool {
-        self.expires_at.is_some_and(|exp| now >= exp)
+        self.expires_at().is_some_and(|exp| now >= exp)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SecurityContext> {
@@ -265,13 +294,7 @@ impl<L: Label> OscoreContexts<L> {
     }
 
     fn insert(&self, label: L, context: SecurityContext, expires_at: Option<u64>) {
-        let entry = Arc::new(Entry {
-            recipient_id: context.recipient_id().to_vec(),
-            id_context: context.id_context().map(<[u8]>::to_vec),
-            label: label.clone(),
-            expires_at,
-            context: Mutex::new(context),
-        });
+        let entry = Arc::new(Entry::new(label.clone(), context, expires_at));
         let _writer = lock(&self.mutation);
         let old = self.by_label.write(&label).insert(label, entry.clone());
         if let Some(old) = old {
@@ -317,7 +340,7 @@ impl<L: Label> OscoreContexts<L> {
                 read(s)
                     .values()
                     .filter(|e| e.is_expired(now))
-                    .map(|e| e.label.clone())
+                    .map(|e| e.label())
                     .collect::<Vec<_>>()
             })
             .collect();
@@ -357,7 +380,64 @@ impl<L: Label> OscoreContexts<L> {
 
     /// The token expiry of the context of `label`, if it has one.
     pub fn expires_at(&self, label: &L) -> Option<u64> {
-        self.get(label).and_then(|e| e.expires_at)
+        self.get(label).and_then(|e| e.expires_at())
+    }
+
+    /// Changes the expiry of the context of `label` in place and returns
+    /// whether there is one: `expires_at` is the expiry of the access
+    /// token the context is now bound to (seconds since the epoch; `None`
+    /// for none). The context itself is kept: Sender Sequence Number and
+    /// reservations, replay window, exchanges and observations in flight.
+    ///
+    /// This is the update of access rights of RFC 9203 section 4.1 (and
+    /// RFC 9594 section 3.3): the client POSTs a new token to
+    /// `/authz-info` over the existing OSCORE context, the resource server
+    /// keeps the context and binds it to the new token, and both sides
+    /// move the context's expiry to the new token's. A context whose old
+    /// token already expired but which [`OscoreContexts::remove_expired`]
+    /// has not dropped yet becomes usable again.
+    pub fn set_expiry(&self, label: &L, expires_at: Option<u64>) -> bool {
+        match self.get(label) {
+            Some(entry) => {
+                entry
+                    .expires_at
+                    .store(expires_at.unwrap_or(NEVER), Ordering::Release);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Moves the context labelled `from` to the label `to` in place and
+    /// returns whether there was one, for labels that carry metadata about
+    /// the binding (e.g. the token's identifier) and change with it (RFC
+    /// 9203 section 4.1). The context is kept as [`OscoreContexts::set_expiry`]
+    /// keeps it, and so are the observations made through it; handlers see
+    /// the new label in [`super::OscoreIdentity::label`] from then on. A
+    /// context already labelled `to` is replaced, as
+    /// [`OscoreContexts::install`] would replace it.
+    pub fn relabel(&self, from: &L, to: L) -> bool {
+        if *from == to {
+            return self.contains(from);
+        }
+        let _writer = lock(&self.mutation);
+        let Some(entry) = self.get(from) else {
+            return false;
+        };
+        // Indexed under both labels while the entry's own label changes, so
+        // that a look-up by either finds it (`is_current` checks the
+        // entry's label).
+        let displaced = self.by_label.write(&to).insert(to.clone(), entry.clone());
+        if let Some(old) = displaced {
+            self.unindex(&old);
+            self.observations.forget_context(&old);
+        }
+        *write(&entry.label) = to;
+        let mut shard = self.by_label.write(from);
+        if shard.get(from).is_some_and(|e| Arc::ptr_eq(e, &entry)) {
+            shard.remove(from);
+        }
+        true
     }
 
     /// Runs `f` on the context of `label` (e.g. to read its identifiers or
@@ -376,7 +456,7 @@ impl<L: Label> OscoreContexts<L> {
 
     /// Whether `entry` is still the installed context of its label.
     pub(crate) fn is_current(&self, entry: &Arc<Entry<L>>) -> bool {
-        self.get(&entry.label)
+        self.get(&entry.label())
             .is_some_and(|e| Arc::ptr_eq(&e, entry))
     }
 
@@ -487,7 +567,7 @@ mod tests {
         t.install(&3, context(b"s", b"b", None));
         assert_eq!(t.len(), 3);
         let labels = |v: Vec<Arc<Entry<u32>>>| {
-            let mut l: Vec<u32> = v.iter().map(|e| e.label).collect();
+            let mut l: Vec<u32> = v.iter().map(|e| e.label()).collect();
             l.sort_unstable();
             l
         };

@@ -37,6 +37,9 @@ pub(crate) enum StreamItem {
         response: Response,
         last: bool,
     },
+    /// A registration without a response was acknowledged (see
+    /// [`ClientOutcome::Registered`]).
+    Registered,
     Failed(ExchangeError),
     Finished,
 }
@@ -226,6 +229,7 @@ impl Driver {
                 }
             }
         }
+        self.close_observations();
         for reader in &self.multicast_readers {
             reader.abort();
         }
@@ -353,6 +357,18 @@ impl Driver {
                     tokio::spawn(finish_handler(future, guard));
                 }
                 Event::Client { id, outcome } => self.client_outcome(id, outcome),
+                Event::ObservationEnded(ended) => self.handler.observation_ended(&ended),
+            }
+        }
+    }
+
+    /// Ends every observation on shutdown and tells the handler chain
+    /// (other events are dropped: nobody waits for them any more).
+    fn close_observations(&mut self) {
+        self.endpoint.close_observations();
+        while let Some(event) = self.endpoint.poll_event() {
+            if let Event::ObservationEnded(ended) = event {
+                self.handler.observation_ended(&ended);
             }
         }
     }
@@ -374,7 +390,14 @@ impl Driver {
                 }
                 return;
             }
-            (ReplySink::Once(_), ClientOutcome::Finished) => true,
+            (ReplySink::Once(_), ClientOutcome::Finished | ClientOutcome::Registered) => true,
+            (ReplySink::Stream(tx), ClientOutcome::Registered) => {
+                let gone = tx.send(StreamItem::Registered).is_err();
+                if gone {
+                    self.endpoint.cancel(Instant::now(), id);
+                }
+                gone
+            }
             (
                 ReplySink::Stream(tx),
                 ClientOutcome::Response {

@@ -545,15 +545,37 @@ impl CoapEndpoint {
 
     /// Registers an observation (GET or FETCH with Observe 0, RFC 7641) and
     /// returns the stream of the registration response and notifications.
+    ///
+    /// A request with No-Response declining 2.xx (RFC 7967 section 2.1;
+    /// RFC 9594 section 4.1 uses No-Response 2 on `/nodes/NODENAME`) gets
+    /// no registration response: the observation counts as registered once
+    /// the server acknowledges it (CON) or once it is sent (NON), and the
+    /// stream yields only the notifications of the classes not declined.
     pub async fn observe(
         &self,
         target: impl Into<Target>,
         request: Request,
     ) -> Result<Observation, RequestError> {
+        let no_response = request.options.no_response();
+        self.observe_with_no_response(target, request, no_response)
+            .await
+    }
+
+    /// [`CoapEndpoint::observe`] for a request whose No-Response value
+    /// (RFC 7967) is not visible in its options because it travels inside a
+    /// protected payload (an Inner option, RFC 8613 section 4.1.3.6):
+    /// `no_response` gives it.
+    pub async fn observe_with_no_response(
+        &self,
+        target: impl Into<Target>,
+        request: Request,
+        no_response: u8,
+    ) -> Result<Observation, RequestError> {
         let (destination, request) = Self::resolve(target.into(), request).await?;
         let (request, layer) = self.protect(destination, request)?;
         let id = self.next_id();
-        let out = OutgoingRequest::new(destination, request).observe();
+        let mut out = OutgoingRequest::new(destination, request).observe();
+        out.no_response = no_response;
         let (tx, rx) = mpsc::unbounded_channel();
         self.inner
             .tx
@@ -620,6 +642,7 @@ impl CoapEndpoint {
                     guard.armed = false;
                     return Err(e.into());
                 }
+                StreamItem::Registered => {}
                 StreamItem::Finished => break,
             }
         }
@@ -650,8 +673,24 @@ impl std::fmt::Debug for Observation {
 impl Observation {
     /// The next response or notification; `None` once the observation has
     /// ended (a response without Observe, a non-2.xx notification, or the
-    /// response to a deregistration).
+    /// response to a deregistration). With a client security layer, what
+    /// the layer returns counts: a decrypted error or a decrypted response
+    /// without Observe ends the observation.
     pub async fn next(&mut self) -> Option<Result<Response, RequestError>> {
+        loop {
+            match self.next_event().await? {
+                Ok(Some(response)) => return Some(Ok(response)),
+                Ok(None) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Like [`Observation::next`], but also reports (as `Ok(None)`) that a
+    /// registration whose response the server declines (No-Response, RFC
+    /// 7967) was acknowledged and counts as registered (see
+    /// [`CoapEndpoint::observe`]).
+    pub async fn next_event(&mut self) -> Option<Result<Option<Response>, RequestError>> {
         if self.done {
             return None;
         }
@@ -671,12 +710,26 @@ impl Observation {
                 if last {
                     self.done = true;
                 }
-                let response = match self.layer.as_mut() {
-                    Some(l) => l.incoming(from, response).map_err(RequestError::from),
-                    None => Ok(response),
+                let Some(layer) = self.layer.as_mut() else {
+                    return Some(Ok(Some(response)));
                 };
-                Some(response)
+                let response = layer.incoming(from, response);
+                if let Ok(r) = &response
+                    && !self.done
+                    && (!r.is_success() || r.observe().is_none())
+                {
+                    // What the layer revealed ends the observation although
+                    // the outer message did not say so (an older peer's
+                    // OSCORE error notification with an Outer Observe, RFC
+                    // 7641 section 3.2): forget it here too, so that the
+                    // server's next notification is answered with a Reset
+                    // (section 3.6).
+                    self.done = true;
+                    let _ = self.tx.send(Command::Cancel(self.id));
+                }
+                Some(response.map(Some).map_err(RequestError::from))
             }
+            StreamItem::Registered => Some(Ok(None)),
             StreamItem::Failed(e) => {
                 self.done = true;
                 Some(Err(e.into()))

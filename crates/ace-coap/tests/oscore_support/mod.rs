@@ -233,6 +233,58 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// Sends `packet` as CON (`confirmable`) or NON with a fresh Message ID
+    /// (or `mid`, to retransmit) and returns the Message ID used.
+    pub async fn send(
+        &mut self,
+        to: SocketAddr,
+        packet: &coap_lite::Packet,
+        confirmable: bool,
+        mid: Option<u16>,
+    ) -> u16 {
+        let mut p = packet.clone();
+        p.header.set_type(if confirmable {
+            coap_lite::MessageType::Confirmable
+        } else {
+            coap_lite::MessageType::NonConfirmable
+        });
+        let mid = mid.unwrap_or_else(|| {
+            self.next_mid = self.next_mid.wrapping_add(1);
+            self.next_mid
+        });
+        p.header.message_id = mid;
+        if p.get_token().is_empty() {
+            p.set_token(mid.to_be_bytes().to_vec());
+        }
+        self.socket
+            .send_to(&p.to_bytes().unwrap(), to)
+            .await
+            .unwrap();
+        mid
+    }
+
+    /// Every CoAP message that arrives within `wait`.
+    pub async fn collect(&mut self, wait: Duration) -> Vec<Message> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut buf = vec![0u8; 2048];
+        let mut out = Vec::new();
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout_at(deadline, self.socket.recv_from(&mut buf)).await
+        {
+            if let Ok(m) = ace_coap::wire::decode(&buf[..n]) {
+                out.push(m);
+            }
+        }
+        out
+    }
+}
+
+/// Whether `m` is an empty ACK for Message ID `mid` (RFC 7252 section 4.2).
+pub fn is_empty_ack(m: &Message, mid: u16) -> bool {
+    m.mtype == ace_coap::wire::MessageType::Ack && m.code == 0 && m.mid == mid
+}
+
 /// A request packet with `code`, Uri-Path from `path` and `payload`.
 pub fn request_packet(code: u8, path: &str, payload: &[u8]) -> coap_lite::Packet {
     let mut p = coap_lite::Packet::new();
