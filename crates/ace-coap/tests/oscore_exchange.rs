@@ -531,3 +531,54 @@ async fn many_clients_with_their_own_contexts_concurrently() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn access_rights_update_rebinds_the_context_in_place() {
+    // RFC 9203 section 4.1: a new token POSTed over the existing context
+    // keeps the context; only its binding (label, expiry) changes.
+    bounded(async {
+        let s = setup().await;
+        let addr = s.server.local_addr();
+        assert!(
+            s.server_table
+                .set_expiry(&label("alice"), Some(u64::MAX - 1))
+        );
+        let who = |client: OscoreClient<String>| async move {
+            let r = client
+                .request(addr, &label("server"), Request::get("/whoami"))
+                .await
+                .unwrap();
+            String::from_utf8(r.payload).unwrap()
+        };
+        assert_eq!(who(s.client.clone()).await, "alice kid= Oscore");
+        let mut obs = s
+            .client
+            .observe(addr, &label("server"), Request::get("/counter"))
+            .await
+            .unwrap();
+        assert_eq!(obs.next().await.unwrap().unwrap().payload, b"v0");
+        s.server.notify("/counter");
+        assert_eq!(obs.next().await.unwrap().unwrap().payload, b"v0");
+        let ssn = s.server_table.sender_sequence_number(&label("alice"));
+
+        // The new token: another label (e.g. naming it) and its expiry.
+        assert!(
+            s.server_table
+                .relabel(&label("alice"), label("alice/token-2"))
+        );
+        assert!(s.server_table.set_expiry(&label("alice/token-2"), None));
+        assert_eq!(who(s.client.clone()).await, "alice/token-2 kid= Oscore");
+        // The observation made before goes on, with the same sequence of
+        // server Partial IVs.
+        s.state.store(1, Ordering::SeqCst);
+        s.server.notify("/counter");
+        assert_eq!(obs.next().await.unwrap().unwrap().payload, b"v1");
+        assert_eq!(
+            s.server_table
+                .sender_sequence_number(&label("alice/token-2")),
+            ssn.map(|n| n + 1)
+        );
+        assert_eq!(s.server_table.observation_count(), 1);
+    })
+    .await;
+}

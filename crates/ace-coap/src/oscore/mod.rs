@@ -14,7 +14,10 @@
 //!   each installed under a label `L` the application chooses (the KDC's
 //!   channel id, the AS's peer, a group name). Contexts are added,
 //!   replaced and removed at runtime, may expire with their access token
-//!   (RFC 9203 section 7), and reserve Sender Sequence Numbers ahead in a
+//!   (RFC 9203 section 7), are rebound to a new token in place
+//!   ([`OscoreContexts::set_expiry`], [`OscoreContexts::relabel`]: the
+//!   update of access rights of RFC 9203 section 4.1 keeps the context),
+//!   and reserve Sender Sequence Numbers ahead in a
 //!   [`group_oscore::SequenceStore`] ([`Persistence`]). Group OSCORE
 //!   memberships ([`GroupMember`]) live in the same table.
 //! * [`OscoreServerLayer`]: a [`crate::Layer`] around the router. It

@@ -20,7 +20,11 @@
 //! context may carry the expiry of the access token it was derived for
 //! (RFC 9203 section 7): from then on it is treated as absent (4.01
 //! "Security context not found"), and [`OscoreContexts::remove_expired`]
-//! drops it. Sender Sequence Numbers are reserved ahead in the
+//! drops it. When a new token replaces the one a context is bound to (the
+//! update of access rights, RFC 9203 section 4.1), the context stays:
+//! [`OscoreContexts::set_expiry`] moves its expiry and
+//! [`OscoreContexts::relabel`] its label in place, keeping its Sender
+//! Sequence Number, replay window, exchanges and observations. Sender Sequence Numbers are reserved ahead in the
 //! application's [`SequenceStore`] ([`Persistence`], RFC 8613 Appendix
 //! B.1.1); a context restored after a restart has no replay state and
 //! establishes freshness with Echo (Appendix B.1.2).
@@ -605,6 +609,79 @@ mod tests {
         assert_eq!(t.expires_at(&"x"), Some(150));
         assert_eq!(t.remove_expired(150), vec!["x"]);
         assert_eq!(t.labels(), vec!["y"]);
+    }
+
+    /// A protected request from `client` to the context it pairs with.
+    fn request_from(client: &mut SecurityContext) -> coap_lite::Packet {
+        let mut get = coap_lite::Packet::new();
+        get.header.code = coap_lite::MessageClass::from(0x01);
+        client.protect_request(&get).unwrap().0
+    }
+
+    #[test]
+    fn expiry_changes_in_place_keeping_sequence_numbers_and_replay_window() {
+        let now = Arc::new(std::sync::atomic::AtomicU64::new(100));
+        let n = now.clone();
+        let t = OscoreContexts::<&'static str>::with_clock(Arc::new(move || {
+            n.load(std::sync::atomic::Ordering::SeqCst)
+        }));
+        t.install_expiring(&"x", context(b"s", b"c", None), Some(150));
+        let mut client = context(b"c", b"s", None);
+        let first = request_from(&mut client);
+        let entry = t.candidates(b"c", None).pop().unwrap();
+        let (_, mut exchange) = entry.lock().unprotect_request(&first).unwrap();
+        let mut resp = coap_lite::Packet::new();
+        resp.header.code = coap_lite::MessageClass::from(0x45);
+        entry
+            .lock()
+            .protect_response_with(&resp, &mut exchange, true)
+            .unwrap();
+        assert_eq!(t.sender_sequence_number(&"x"), Some(1));
+
+        // The old token expired: the context is treated as absent...
+        now.store(150, std::sync::atomic::Ordering::SeqCst);
+        assert!(t.candidates(b"c", None).is_empty());
+        // ...until the new token's expiry is set, in place.
+        assert!(t.set_expiry(&"x", Some(400)));
+        assert!(!t.set_expiry(&"nothing", Some(400)));
+        assert_eq!(t.expires_at(&"x"), Some(400));
+        let again = t.candidates(b"c", None).pop().unwrap();
+        assert!(Arc::ptr_eq(&entry, &again), "the same context");
+        assert_eq!(t.sender_sequence_number(&"x"), Some(1), "numbers kept");
+        let replay = again.lock().unprotect_request(&first).map(|_| ());
+        assert!(
+            matches!(replay, Err(group_oscore::UnprotectError::Replay(_))),
+            "replay window kept: {replay:?}"
+        );
+        assert!(
+            again
+                .lock()
+                .unprotect_request(&request_from(&mut client))
+                .is_ok()
+        );
+        assert!(t.set_expiry(&"x", None));
+        assert_eq!(t.expires_at(&"x"), None);
+        assert!(t.remove_expired(u64::MAX - 1).is_empty());
+    }
+
+    #[test]
+    fn relabel_moves_the_context_in_place() {
+        let t = OscoreContexts::<u32>::new();
+        t.install(&1, context(b"s", b"a", None));
+        t.install(&2, context(b"s", b"b", None));
+        let entry = t.get(&1).unwrap();
+        assert!(t.relabel(&1, 10));
+        assert!(!t.contains(&1) && t.contains(&10));
+        assert!(Arc::ptr_eq(&t.get(&10).unwrap(), &entry));
+        assert_eq!(t.candidates(b"a", None)[0].label(), 10);
+        assert!(t.is_current(&entry));
+        assert!(!t.relabel(&1, 11), "nothing labelled 1 any more");
+        assert!(t.relabel(&10, 10));
+        // Onto a taken label: the context there is replaced.
+        assert!(t.relabel(&10, 2));
+        assert_eq!(t.len(), 1);
+        assert!(t.candidates(b"b", None).is_empty());
+        assert_eq!(t.candidates(b"a", None)[0].label(), 2);
     }
 
     #[test]
