@@ -42,9 +42,22 @@
 //!   handler, and protects the result as a notification. Observers are
 //!   registered from [`Response::observed_resource`], which the router sets
 //!   on the inner response: the layer must copy it to the outer response.
+//! * **Observation lifecycle**: the endpoint reports the end of every
+//!   observation a response registered (deregistration, Reset, timeout,
+//!   last notification, shutdown) to [`Handler::observation_ended`], so a
+//!   layer frees its per-observation state. A layer marks a notification
+//!   whose wire code hides that it is the last one (OSCORE: an inner error
+//!   under an outer 2.04) with [`Response::ends_observation`].
+//! * **No response**: a handler or layer returns [`Response::no_response`]
+//!   (or a [`Response::silenced`] one) to send nothing: a Confirmable
+//!   request then gets an empty ACK only (RFC 7252 section 4.2), a
+//!   Non-confirmable one nothing; the No-Response option (RFC 7967) is
+//!   honoured for responses and notifications.
 //! * **Client side**: a [`security::ClientLayer`] sees every complete
 //!   outgoing request and returns per-exchange state that sees every
-//!   complete response, notification, or group member's response.
+//!   complete response, notification, or group member's response, and may
+//!   ask for the request to be sent once more in place of a response
+//!   ([`security::ClientExchangeLayer::repeat`]: an Echo challenge).
 //!
 //! # Performance
 //!
@@ -95,7 +108,9 @@ pub mod wire;
 
 pub use config::{Limits, ObserveConfig, ProtocolConfig, TransmissionParameters};
 pub use endpoint::{Endpoint, ExchangeError, NotifyTarget};
-pub use handler::{BoxFuture, Handler, Layer, Middleware, SharedHandler};
+pub use handler::{
+    BoxFuture, EndReason, Handler, Layer, Middleware, ObservationEnded, SharedHandler,
+};
 pub use link_format::Link;
 pub use option::Options;
 pub use request::{Method, Origin, Request, SecurityIdentity};

@@ -7,7 +7,8 @@
 //! notification of an observation, and each member's response to a group
 //! request. OSCORE (RFC 8613) and Group OSCORE fit here: protect on the way
 //! out, keep the request's Partial IV and `kid` in the exchange state,
-//! unprotect on the way in.
+//! unprotect on the way in, and repeat a request that the server challenged
+//! with Echo ([`ClientExchangeLayer::repeat`]).
 //!
 //! The server-side counterpart is a [`crate::handler::Layer`] around the
 //! router; see the crate documentation.
@@ -51,4 +52,17 @@ pub trait ClientExchangeLayer: Send + 'static {
     /// Called with each complete response or notification from `from`;
     /// returns what the application receives.
     fn incoming(&mut self, from: SocketAddr, response: Response) -> Result<Response, LayerError>;
+
+    /// Called with what [`ClientExchangeLayer::incoming`] returned for a
+    /// response from `from`: returns a request to send to `from` in its
+    /// place, or `None` to deliver the response. The request goes through
+    /// the [`ClientLayer`] again, and its response is delivered as it is
+    /// (the endpoint asks once per request). This is how a security layer
+    /// answers a freshness challenge: the Echo option of a server that lost
+    /// its replay state (RFC 9175 section 2.4, RFC 8613 Appendix B.1.2,
+    /// RFC 10021 section 9). The default never repeats.
+    fn repeat(&mut self, from: SocketAddr, response: &Response) -> Option<Request> {
+        let _ = (from, response);
+        None
+    }
 }

@@ -1,9 +1,10 @@
 //! Freshness after a restart over the network (RFC 8613 Appendix B.1,
 //! RFC 9175 section 2.4, RFC 10021 section 9): a server whose context was
 //! restored without replay state challenges the first request with a
-//! protected 4.01 carrying Echo and its own Partial IV; the client layer
-//! repeats the request with the Echo value without the application
-//! noticing, and the handler runs once. Sender Sequence Numbers resume past
+//! protected 4.01 carrying Echo and its own Partial IV; the client
+//! (`OscoreClient`, and the client layer inside `CoapEndpoint::request`,
+//! `observe` and `group_request`) repeats the request with the Echo value
+//! without the application noticing, and the handler runs once. Sender Sequence Numbers resume past
 //! the reserved mark, so none is used twice across the restart.
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
@@ -201,45 +202,161 @@ async fn observe_registration_after_a_restart_goes_through_echo() {
     .await;
 }
 
+/// A server whose context was restored without replay state (e.g. a
+/// member restored from its state file), with a tap.
+async fn restored_server(
+    server_id: &[u8],
+    hits: Arc<AtomicU32>,
+) -> (
+    ace_coap::CoapEndpoint,
+    Arc<MemorySink>,
+    group_oscore::ContextParams,
+) {
+    let (server_params, client_params) = params(server_id, b"\x01");
+    let table = OscoreContexts::<String>::new();
+    table
+        .install_persistent(
+            &l("c"),
+            &server_params,
+            Persistence::restored(Box::new(group_oscore::Volatile), 50, 10),
+        )
+        .unwrap();
+    let tap = Arc::new(MemorySink::new());
+    let server = server_with(
+        &table,
+        router(hits).into_handler(),
+        config().tap(tap.clone()),
+    )
+    .await;
+    (server, tap, client_params)
+}
+
+/// A client endpoint whose client layer protects requests naming "s".
+async fn layered_client(client_params: &group_oscore::ContextParams) -> ace_coap::CoapEndpoint {
+    let client_table = OscoreContexts::<String>::new();
+    client_table.install(
+        &l("s"),
+        group_oscore::SecurityContext::new(client_params).unwrap(),
+    );
+    ace_coap::CoapEndpoint::bind(
+        config().client_layer(client_table.client_layer()),
+        ace_coap::handler::not_found(),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
-async fn the_client_layer_hands_the_echo_challenge_to_the_caller() {
+async fn the_client_layer_repeats_a_request_challenged_with_echo() {
+    // The KDC sends its rekeying POSTs to a member's control_uri with
+    // `CoapEndpoint::request` through the client layer: a member restored
+    // without replay state must still receive them.
     bounded(async {
-        let (server_params, client_params) = params(b"\x23", b"\x01");
-        let table = OscoreContexts::<String>::new();
-        table
-            .install_persistent(
-                &l("c"),
-                &server_params,
-                Persistence::restored(Box::new(group_oscore::Volatile), 50, 10),
-            )
+        let hits = Arc::new(AtomicU32::new(0));
+        let (server, tap, client_params) = restored_server(b"\x23", hits.clone()).await;
+        let endpoint = layered_client(&client_params).await;
+        let mut request = Request::post("/actuate").with_payload("rekey");
+        request.security = Some(SecurityIdentity::new(l("s")));
+        let r = endpoint
+            .request(server.local_addr(), request.clone())
+            .await
             .unwrap();
-        let server = server(&table, router(Arc::default()).into_handler()).await;
-        let client_table = OscoreContexts::<String>::new();
-        client_table.install(
-            &l("s"),
-            group_oscore::SecurityContext::new(&client_params).unwrap(),
+        assert_eq!(r.code, Code::CHANGED);
+        assert_eq!(r.payload, b"rekey");
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "handled once");
+        // On the wire: the request, the protected challenge, the request
+        // repeated (with Echo, inside), the answer.
+        let received = messages(&tap, Direction::In);
+        assert_eq!(received.len(), 2);
+        assert!(received.iter().all(|m| m.options.contains(number::OSCORE)));
+        assert_ne!(
+            received[0].options.get(number::OSCORE),
+            received[1].options.get(number::OSCORE),
+            "a fresh Partial IV for the repetition"
         );
+        assert_eq!(
+            sent_pivs(&tap).len(),
+            1,
+            "the challenge has the server's own Partial IV"
+        );
+        // The replay window is valid now: no further challenge.
+        let r = endpoint
+            .request(server.local_addr(), request)
+            .await
+            .unwrap();
+        assert_eq!(r.code, Code::CHANGED);
+        assert_eq!(messages(&tap, Direction::In).len(), 3);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_observation_through_the_client_layer_registers_again_after_echo() {
+    bounded(async {
+        let (server, tap, client_params) = restored_server(b"\x24", Arc::default()).await;
+        let endpoint = layered_client(&client_params).await;
+        let mut request = Request::get("/state");
+        request.options.set_uint(number::OBSERVE, 0);
+        request.security = Some(SecurityIdentity::new(l("s")));
+        let mut obs = endpoint
+            .observe(server.local_addr(), request)
+            .await
+            .unwrap();
+        let first = obs.next().await.unwrap().unwrap();
+        assert_eq!(first.code, Code::CONTENT);
+        assert_eq!(first.payload, b"on");
+        assert!(first.observe().is_some());
+        server.notify("/state");
+        assert_eq!(obs.next().await.unwrap().unwrap().payload, b"on");
+        assert_eq!(messages(&tap, Direction::In).len(), 2, "registered twice");
+        assert_eq!(server.stats().await.unwrap().1, 1, "one observer");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_client_layer_answers_a_group_member_challenge_in_pairwise_mode() {
+    bounded(async {
+        let group = TestGroup::new(SignatureAlgorithm::EdDsa, 2);
+        let hits = Arc::new(AtomicU32::new(0));
+        let mut security = group.security(0, &[]);
+        security.remove_members(&[group.members[1].sender_id.clone()]);
+        security.add_member(group.member_entry(1)).unwrap();
+        let table = OscoreContexts::<String>::new();
+        table.add_group(&l("g"), GroupMember::new(security));
+        let tap = Arc::new(MemorySink::new());
+        let server = server_with(
+            &table,
+            router(hits.clone()).into_handler(),
+            config().tap(tap.clone()),
+        )
+        .await;
+        let client_table = OscoreContexts::<String>::new();
+        client_table.add_group(&l("g"), group.member(1));
         let endpoint = ace_coap::CoapEndpoint::bind(
             config().client_layer(client_table.client_layer()),
             ace_coap::handler::not_found(),
         )
         .await
         .unwrap();
-        let mut request = Request::post("/actuate").with_payload("x");
-        request.security = Some(SecurityIdentity::new(l("s")));
-        let challenge = endpoint
-            .request(server.local_addr(), request.clone())
-            .await
-            .unwrap();
-        assert_eq!(challenge.code, Code::UNAUTHORIZED);
-        let echo = challenge.options.get(number::ECHO).unwrap().to_vec();
-        assert!(!echo.is_empty() && echo.len() <= 40);
-        request.options.set(number::ECHO, echo);
+        let mut request = Request::post("/actuate").with_payload("grp");
+        request.security = Some(SecurityIdentity::new(ace_coap::oscore::GroupSend {
+            group: l("g"),
+            mode: RequestMode::Group,
+        }));
         let r = endpoint
             .request(server.local_addr(), request)
             .await
             .unwrap();
         assert_eq!(r.code, Code::CHANGED);
+        assert_eq!(r.payload, b"grp");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        let flags: Vec<u8> = messages(&tap, Direction::In)
+            .iter()
+            .map(|m| m.options.get(number::OSCORE).unwrap()[0] & 0x20)
+            .collect();
+        assert_eq!(flags, vec![0x20, 0], "group mode, then pairwise with Echo");
     })
     .await;
 }

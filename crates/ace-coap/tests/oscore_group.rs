@@ -616,3 +616,57 @@ async fn observe_in_a_group_through_the_client_layer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_member_without_replay_state_answers_a_group_request_through_the_client_layer() {
+    bounded(async {
+        // As above, through `CoapEndpoint::group_request` and the client
+        // layer: member 1's Echo challenge is answered by unicast in
+        // pairwise mode and its answer replaces the challenge.
+        let state = |g: &TestGroup, i: usize| {
+            let mut s = g.security(i, &[]);
+            if i == 1 {
+                s.remove_members(&[g.members[0].sender_id.clone()]);
+                s.add_member(g.member_entry(0)).unwrap();
+            }
+            s
+        };
+        let m = multicast(SignatureAlgorithm::EdDsa, state, GroupConfig::default()).await;
+        let table = m.client.contexts().clone();
+        let tap = Arc::new(MemorySink::new());
+        let mut cfg = config().client_layer(table.client_layer()).tap(tap.clone());
+        cfg.socket.multicast_interface_v4 = Some(Ipv4Addr::LOCALHOST);
+        let endpoint = CoapEndpoint::bind(cfg, ace_coap::handler::not_found())
+            .await
+            .unwrap();
+        let mut request = Request::get("/temp");
+        request.security = Some(SecurityIdentity::new(GroupSend {
+            group: l("g"),
+            mode: RequestMode::Group,
+        }));
+        let responses = endpoint
+            .group_request(m.address, request, WINDOW)
+            .await
+            .unwrap();
+        let mut payloads: Vec<_> = responses
+            .iter()
+            .map(|(_, r)| (r.code, r.payload.clone()))
+            .collect();
+        payloads.sort();
+        assert_eq!(
+            payloads,
+            vec![
+                (Code::CONTENT, b"one 21.5".to_vec()),
+                (Code::CONTENT, b"two 21.5".to_vec())
+            ]
+        );
+        assert_eq!(
+            *m.servers[0].2.0.lock().unwrap(),
+            vec![(l("g"), vec![0x10], Protection::PairwiseMode, false)]
+        );
+        let out = messages(&tap, Direction::Out);
+        assert_eq!(out.len(), 2, "the multicast request and one repetition");
+        assert_eq!(out[1].options.get(number::OSCORE).unwrap()[0] & 0x20, 0);
+    })
+    .await;
+}

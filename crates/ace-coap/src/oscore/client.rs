@@ -14,10 +14,16 @@
 //!   [`CoapEndpoint::request`] then protects each request whose
 //!   [`Request::security`] is a label of the table (or a [`GroupSend`]), or
 //!   every request when the layer is bound to one context. Its errors are
-//!   [`LayerError`]s with the typed error's text, an Echo challenge reaches
-//!   the caller as the decrypted 4.01 with Echo, and the peer's unprotected
-//!   OSCORE errors (4.01 "Security context not found", ...) are returned as
-//!   responses so that the caller sees why. The layer protects before the
+//!   [`LayerError`]s with the typed error's text; a verified Echo challenge
+//!   is answered as [`OscoreClient`] answers it, by repeating the request
+//!   once with the Echo value ([`ClientExchangeLayer::repeat`]; a group
+//!   member's challenge in pairwise mode, by unicast), in `request`,
+//!   `observe` and `group_request` alike, so that a server restored
+//!   without replay state still receives what is sent this way (the KDC's
+//!   rekeying POSTs and eviction DELETEs to a member's `control_uri`); the
+//!   peer's unprotected OSCORE errors (4.01 "Security context not found",
+//!   ...) are returned as responses so that the caller sees why. The layer
+//!   protects before the
 //!   endpoint marks a request as an Observe registration, so an observer
 //!   puts the inner `Observe: 0` in the request it passes to
 //!   [`CoapEndpoint::observe`] (RFC 8613 section 4.1.3.5.1; the outer code
@@ -35,7 +41,7 @@ use super::group::GroupMember;
 use super::table::{Entry, Label, OscoreContexts};
 use crate::block::BlockOption;
 use crate::option::number;
-use crate::request::Request;
+use crate::request::{Request, SecurityIdentity};
 use crate::response::{Code, Response};
 use crate::runtime::{CoapEndpoint, Observation, RequestError, RequestOptions, Target};
 use crate::security::{ClientExchangeLayer, ClientLayer, LayerError};
@@ -261,35 +267,81 @@ impl ClientExchangeLayer for Plain {
     }
 }
 
+/// The request to send again after a verified Echo challenge (RFC 9175
+/// section 2.4): the original request with the Echo value.
+fn with_echo(request: &Request, echo: Vec<u8>) -> Request {
+    let mut again = request.clone();
+    again.options.set(number::ECHO, echo);
+    again
+}
+
 struct OscoreExchange<L> {
     entry: Arc<Entry<L>>,
     exchange: ClientExchange,
+    /// The unprotected request, to repeat it with Echo.
+    request: Request,
+    /// Whether the last response verified (only a protected challenge is
+    /// answered: an unprotected 4.01 with Echo could come from anyone).
+    verified: bool,
 }
 
 impl<L: Label> ClientExchangeLayer for OscoreExchange<L> {
     fn incoming(&mut self, _from: SocketAddr, response: Response) -> Result<Response, LayerError> {
+        self.verified = false;
         match unprotect_oscore(&self.entry, &mut self.exchange, &response) {
-            Ok(r) => Ok(r),
+            Ok(r) => {
+                self.verified = true;
+                Ok(r)
+            }
             // The peer's unprotected OSCORE error: passed on so that the
             // caller sees why (RFC 8613 section 8.2).
             Err(ClientError::Refused { .. }) => Ok(response),
             Err(e) => Err(LayerError::new(e.to_string())),
         }
     }
+
+    /// A server without replay state answers with a protected 4.01 and Echo
+    /// (RFC 8613 Appendix B.1.2): the request goes again with that value.
+    fn repeat(&mut self, _from: SocketAddr, response: &Response) -> Option<Request> {
+        let echo = echo_challenge(response).filter(|_| self.verified)?;
+        Some(with_echo(&self.request, echo))
+    }
 }
 
-struct GroupExchange {
+struct GroupExchange<L> {
+    group: L,
     member: GroupMember,
     exchange: ClientExchange,
+    /// The unprotected request, to repeat it with Echo.
+    request: Request,
+    /// The Sender ID of the member whose response verified last.
+    verified_kid: Option<Vec<u8>>,
 }
 
-impl ClientExchangeLayer for GroupExchange {
+impl<L: Label> ClientExchangeLayer for GroupExchange<L> {
     fn incoming(&mut self, _from: SocketAddr, response: Response) -> Result<Response, LayerError> {
+        self.verified_kid = None;
         match unprotect_group(&self.member, &mut self.exchange, &response) {
-            Ok((_, r)) => Ok(r),
+            Ok((kid, r)) => {
+                self.verified_kid = Some(kid);
+                Ok(r)
+            }
             Err(ClientError::Refused { .. }) => Ok(response),
             Err(e) => Err(LayerError::new(e.to_string())),
         }
+    }
+
+    /// A member without replay state answers with Echo; the request is
+    /// repeated to it by unicast in pairwise mode (RFC 10021 section 9).
+    fn repeat(&mut self, _from: SocketAddr, response: &Response) -> Option<Request> {
+        let echo = echo_challenge(response)?;
+        let kid = self.verified_kid.clone()?;
+        let mut again = with_echo(&self.request, echo);
+        again.security = Some(SecurityIdentity::new(GroupSend {
+            group: self.group.clone(),
+            mode: RequestMode::Pairwise(kid),
+        }));
+        Some(again)
     }
 }
 
@@ -310,7 +362,17 @@ impl<L: Label> ClientLayer for OscoreClientLayer<L> {
             let (outer, exchange) = member
                 .protect_request(&request, &send.mode)
                 .map_err(|e| LayerError::new(ClientError::from(e).to_string()))?;
-            return Ok((outer, Box::new(GroupExchange { member, exchange })));
+            let group = send.group.clone();
+            return Ok((
+                outer,
+                Box::new(GroupExchange {
+                    group,
+                    member,
+                    exchange,
+                    request,
+                    verified_kid: None,
+                }),
+            ));
         }
         let Some(label) = request.security::<L>().or(self.bound.as_ref()).cloned() else {
             return Ok((request, Box::new(Plain)));
@@ -324,7 +386,15 @@ impl<L: Label> ClientLayer for OscoreClientLayer<L> {
             })?;
         let (outer, exchange) = protect_oscore(&entry, &request)
             .map_err(|e| LayerError::new(ClientError::from(e).to_string()))?;
-        Ok((outer, Box::new(OscoreExchange { entry, exchange })))
+        Ok((
+            outer,
+            Box::new(OscoreExchange {
+                entry,
+                exchange,
+                request,
+                verified: false,
+            }),
+        ))
     }
 }
 

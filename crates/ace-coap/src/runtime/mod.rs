@@ -508,6 +508,11 @@ impl CoapEndpoint {
     }
 
     /// Sends a request with options (e.g. NON) and waits for the response.
+    ///
+    /// With a client security layer, a response that the layer answers
+    /// with a request to repeat ([`ClientExchangeLayer::repeat`], e.g. the
+    /// OSCORE layer on an Echo challenge) is not delivered: the repeated
+    /// request is sent once, and its response is.
     pub async fn request_with(
         &self,
         target: impl Into<Target>,
@@ -515,6 +520,27 @@ impl CoapEndpoint {
         options: RequestOptions,
     ) -> Result<Response, RequestError> {
         let (destination, request) = Self::resolve(target.into(), request).await?;
+        let (response, again) = self
+            .request_once(destination, request, options, true)
+            .await?;
+        match again {
+            Some(again) => Ok(self
+                .request_once(destination, again, options, false)
+                .await?
+                .0),
+            None => Ok(response),
+        }
+    }
+
+    /// One request through the client layer: the response the layer
+    /// returns, and the request it asks to send instead (if `may_repeat`).
+    async fn request_once(
+        &self,
+        destination: SocketAddr,
+        request: Request,
+        options: RequestOptions,
+        may_repeat: bool,
+    ) -> Result<(Response, Option<Request>), RequestError> {
         let (request, mut layer) = self.protect(destination, request)?;
         let id = self.next_id();
         let mut out = OutgoingRequest::new(destination, request);
@@ -538,8 +564,16 @@ impl CoapEndpoint {
         guard.armed = false;
         let (from, response) = result?;
         match layer.as_mut() {
-            Some(l) => Ok(l.incoming(from, response)?),
-            None => Ok(response),
+            Some(l) => {
+                let response = l.incoming(from, response)?;
+                let again = if may_repeat {
+                    l.repeat(from, &response)
+                } else {
+                    None
+                };
+                Ok((response, again))
+            }
+            None => Ok((response, None)),
         }
     }
 
@@ -572,6 +606,36 @@ impl CoapEndpoint {
         no_response: u8,
     ) -> Result<Observation, RequestError> {
         let (destination, request) = Self::resolve(target.into(), request).await?;
+        let (id, rx, layer) = self.start_observation(destination, request, no_response)?;
+        Ok(Observation {
+            id,
+            rx,
+            layer,
+            tx: self.inner.tx.clone(),
+            done: false,
+            endpoint: Arc::downgrade(&self.inner),
+            destination,
+            no_response,
+            repeated: false,
+        })
+    }
+
+    /// Protects and sends an Observe registration; returns its exchange,
+    /// stream and client layer state.
+    #[allow(clippy::type_complexity)]
+    fn start_observation(
+        &self,
+        destination: SocketAddr,
+        request: Request,
+        no_response: u8,
+    ) -> Result<
+        (
+            ExchangeId,
+            mpsc::UnboundedReceiver<StreamItem>,
+            Option<Box<dyn ClientExchangeLayer>>,
+        ),
+        RequestError,
+    > {
         let (request, layer) = self.protect(destination, request)?;
         let id = self.next_id();
         let mut out = OutgoingRequest::new(destination, request).observe();
@@ -585,13 +649,7 @@ impl CoapEndpoint {
                 sink: ReplySink::Stream(tx),
             })
             .map_err(|_| RequestError::Closed)?;
-        Ok(Observation {
-            id,
-            rx,
-            layer,
-            tx: self.inner.tx.clone(),
-            done: false,
-        })
+        Ok((id, rx, layer))
     }
 
     /// Sends a NON request to a multicast group and collects the responses
@@ -626,14 +684,33 @@ impl CoapEndpoint {
         while let Some(item) = rx.recv().await {
             match item {
                 StreamItem::Response { from, response, .. } => {
-                    let response = match layer.as_mut() {
-                        Some(l) => match l.incoming(from, response) {
-                            Ok(r) => r,
-                            Err(e) => {
-                                tracing::debug!(%from, error = %e, "group response refused by the security layer");
-                                continue;
+                    let Some(l) = layer.as_mut() else {
+                        responses.push((from, response));
+                        continue;
+                    };
+                    let response = match l.incoming(from, response) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            tracing::debug!(%from, error = %e, "group response refused by the security layer");
+                            continue;
+                        }
+                    };
+                    // A member asking for the request again (an Echo
+                    // challenge) is asked by unicast, and its answer
+                    // replaces the challenge (RFC 10021 section 9).
+                    let response = match l.repeat(from, &response) {
+                        Some(again) => {
+                            match self
+                                .request_once(from, again, RequestOptions::default(), false)
+                                .await
+                            {
+                                Ok((r, _)) => r,
+                                Err(e) => {
+                                    tracing::debug!(%from, error = %e, "repeated group request failed");
+                                    continue;
+                                }
                             }
-                        },
+                        }
                         None => response,
                     };
                     responses.push((from, response));
@@ -659,6 +736,12 @@ pub struct Observation {
     layer: Option<Box<dyn ClientExchangeLayer>>,
     tx: mpsc::UnboundedSender<Command>,
     done: bool,
+    /// To register again when the layer asks for it (without keeping the
+    /// endpoint alive).
+    endpoint: std::sync::Weak<Inner>,
+    destination: SocketAddr,
+    no_response: u8,
+    repeated: bool,
 }
 
 impl std::fmt::Debug for Observation {
@@ -691,54 +774,84 @@ impl Observation {
     /// 7967) was acknowledged and counts as registered (see
     /// [`CoapEndpoint::observe`]).
     pub async fn next_event(&mut self) -> Option<Result<Option<Response>, RequestError>> {
-        if self.done {
-            return None;
-        }
-        let item = match self.rx.recv().await {
-            Some(item) => item,
-            None => {
-                self.done = true;
-                return Some(Err(RequestError::Closed));
+        loop {
+            if self.done {
+                return None;
             }
-        };
-        match item {
-            StreamItem::Response {
-                from,
-                response,
-                last,
-            } => {
-                if last {
+            let item = match self.rx.recv().await {
+                Some(item) => item,
+                None => {
                     self.done = true;
+                    return Some(Err(RequestError::Closed));
                 }
-                let Some(layer) = self.layer.as_mut() else {
-                    return Some(Ok(Some(response)));
-                };
-                let response = layer.incoming(from, response);
-                if let Ok(r) = &response
-                    && !self.done
-                    && (!r.is_success() || r.observe().is_none())
-                {
-                    // What the layer revealed ends the observation although
-                    // the outer message did not say so (an older peer's
-                    // OSCORE error notification with an Outer Observe, RFC
-                    // 7641 section 3.2): forget it here too, so that the
-                    // server's next notification is answered with a Reset
-                    // (section 3.6).
+            };
+            let (from, response, last) = match item {
+                StreamItem::Response {
+                    from,
+                    response,
+                    last,
+                } => (from, response, last),
+                StreamItem::Registered => return Some(Ok(None)),
+                StreamItem::Failed(e) => {
                     self.done = true;
-                    let _ = self.tx.send(Command::Cancel(self.id));
+                    return Some(Err(e.into()));
                 }
-                Some(response.map(Some).map_err(RequestError::from))
-            }
-            StreamItem::Registered => Some(Ok(None)),
-            StreamItem::Failed(e) => {
+                StreamItem::Finished => {
+                    self.done = true;
+                    return None;
+                }
+            };
+            if last {
                 self.done = true;
-                Some(Err(e.into()))
             }
-            StreamItem::Finished => {
+            let Some(layer) = self.layer.as_mut() else {
+                return Some(Ok(Some(response)));
+            };
+            let response = match layer.incoming(from, response) {
+                Ok(r) => r,
+                Err(e) => return Some(Err(e.into())),
+            };
+            if !self.repeated
+                && let Some(again) = layer.repeat(from, &response)
+            {
+                // Register again as the layer asks (an Echo challenge to
+                // the registration, RFC 9175 section 2.4).
+                self.repeated = true;
+                match self.restart(again) {
+                    Ok(()) => continue,
+                    Err(e) => {
+                        self.done = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            if !self.done && (!response.is_success() || response.observe().is_none()) {
+                // What the layer revealed ends the observation although the
+                // outer message did not say so (an older peer's OSCORE
+                // error notification with an Outer Observe, RFC 7641
+                // section 3.2): forget it here too, so that the server's
+                // next notification is answered with a Reset (section 3.6).
                 self.done = true;
-                None
+                let _ = self.tx.send(Command::Cancel(self.id));
             }
+            return Some(Ok(Some(response)));
         }
+    }
+
+    /// Replaces the exchange with a new registration of `request`.
+    fn restart(&mut self, request: Request) -> Result<(), RequestError> {
+        let inner = self.endpoint.upgrade().ok_or(RequestError::Closed)?;
+        let endpoint = CoapEndpoint { inner };
+        if !self.done {
+            let _ = self.tx.send(Command::Cancel(self.id));
+        }
+        let (id, rx, layer) =
+            endpoint.start_observation(self.destination, request, self.no_response)?;
+        self.id = id;
+        self.rx = rx;
+        self.layer = layer;
+        self.done = false;
+        Ok(())
     }
 
     /// Whether the observation has ended.
