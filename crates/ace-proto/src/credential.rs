@@ -19,6 +19,7 @@ use crate::consts::cose::{alg, crv, header, key as param, kty};
 use crate::cwt::{ClaimsSet, Confirmation};
 use crate::error::DecodeError;
 use crate::keys::{SignatureAlgorithm, SigningKey, VerifyingKey};
+use crate::pop::DhPublicKey;
 use std::fmt;
 
 // ---------------------------------------------------------------------------
@@ -262,6 +263,13 @@ impl PublicKey {
     /// curve points. A key holding the private `d` is refused: a credential
     /// is public. An `alg` that does not fit the key is refused.
     pub fn from_cose_key(key: &CoseKey) -> Result<Self, DecodeError> {
+        Self::decode_cose_key(key).map(|(public, _)| public)
+    }
+
+    /// [`PublicKey::from_cose_key`], also returning the decoded curve point
+    /// of an Ed25519 or P-256 key, so that a caller that verifies with the
+    /// key does not decode (decompress) the point a second time.
+    fn decode_cose_key(key: &CoseKey) -> Result<(Self, Option<VerifyingKey>), DecodeError> {
         const CONTEXT: &str = "COSE_Key";
         if key.get(param::D).is_some() {
             return Err(DecodeError::invalid(
@@ -274,42 +282,44 @@ impl PublicKey {
             None => return Err(DecodeError::missing(CONTEXT, "crv")),
         };
         let x = coordinate(key.get(param::X), "x")?;
-        let public = match (key.kty(), curve) {
+        let (public, point) = match (key.kty(), curve) {
             (IntOrText::Int(kty::OKP), crv::ED25519) => {
                 no_y(key)?;
-                VerifyingKey::ed25519(&x)
+                let point = VerifyingKey::ed25519(&x)
                     .map_err(|_| DecodeError::invalid(CONTEXT, "invalid Ed25519 point"))?;
-                Self::Ed25519(x)
+                (Self::Ed25519(x), Some(point))
             }
             (IntOrText::Int(kty::OKP), crv::X25519) => {
                 no_y(key)?;
-                Self::X25519(x)
+                (Self::X25519(x), None)
             }
-            (IntOrText::Int(kty::EC2), crv::P256) => {
-                let point = match key.get(param::Y) {
-                    Some(Value::Bool(sign)) => {
-                        let mut sec1 = Vec::with_capacity(33);
-                        sec1.push(if *sign { 0x03 } else { 0x02 });
-                        sec1.extend_from_slice(&x);
-                        p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
-                            .map(VerifyingKey::P256)
-                            .map_err(|_| DecodeError::invalid(CONTEXT, "invalid P-256 point"))?
+            (IntOrText::Int(kty::EC2), crv::P256) => match key.get(param::Y) {
+                Some(Value::Bool(sign)) => {
+                    let mut sec1 = [0u8; 33];
+                    sec1[0] = if *sign { 0x03 } else { 0x02 };
+                    sec1[1..].copy_from_slice(&x);
+                    let point = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1)
+                        .map(VerifyingKey::P256)
+                        .map_err(|_| DecodeError::invalid(CONTEXT, "invalid P-256 point"))?;
+                    match point.coordinates() {
+                        (x, Some(y)) => (
+                            Self::P256 {
+                                x: to_array(&x)?,
+                                y: to_array(&y)?,
+                            },
+                            Some(point),
+                        ),
+                        _ => return Err(DecodeError::invalid(CONTEXT, "invalid P-256 point")),
                     }
-                    other => {
-                        let y = coordinate(other, "y")?;
-                        VerifyingKey::p256(&x, &y).map_err(|_| {
-                            DecodeError::invalid(CONTEXT, "P-256 point not on the curve")
-                        })?
-                    }
-                };
-                match point.coordinates() {
-                    (x, Some(y)) => Self::P256 {
-                        x: to_array(&x)?,
-                        y: to_array(&y)?,
-                    },
-                    _ => return Err(DecodeError::invalid(CONTEXT, "invalid P-256 point")),
                 }
-            }
+                other => {
+                    let y = coordinate(other, "y")?;
+                    let point = VerifyingKey::p256(&x, &y).map_err(|_| {
+                        DecodeError::invalid(CONTEXT, "P-256 point not on the curve")
+                    })?;
+                    (Self::P256 { x, y }, Some(point))
+                }
+            },
             (key_type, curve) => {
                 return Err(DecodeError::invalid(
                     CONTEXT,
@@ -328,7 +338,7 @@ impl PublicKey {
                 }
             }
         }
-        Ok(public)
+        Ok((public, point))
     }
 
     /// A human-readable name of the key type.
@@ -465,6 +475,12 @@ impl CredentialFormat {
 
 /// An authentication credential: the exact bytes received, and what they
 /// say.
+///
+/// The curve point of an Ed25519 or P-256 key is decoded once, when the
+/// credential is parsed or built (that decoding is what validates the key),
+/// and kept: [`Credential::verifying_key`] hands out that point instead of
+/// decoding the key again (an Ed25519 decompression costs a field
+/// exponentiation).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Credential {
     bytes: Vec<u8>,
@@ -472,6 +488,8 @@ pub struct Credential {
     claims: Option<ClaimsSet>,
     key: CoseKey,
     public_key: PublicKey,
+    /// The decoded point of `public_key` (Ed25519 and P-256).
+    point: Option<VerifyingKey>,
 }
 
 impl Credential {
@@ -497,26 +515,28 @@ impl Credential {
             }
             None => return Err(DecodeError::missing("CCS", "cnf")),
         };
-        let public_key = key.public_key()?;
+        let (public_key, point) = PublicKey::decode_cose_key(&key)?;
         Ok(Self {
             bytes: bytes.to_vec(),
             format: CredentialFormat::Ccs,
             claims: Some(claims),
             key,
             public_key,
+            point,
         })
     }
 
     /// Parses a bare COSE_Key.
     pub fn parse_cose_key(bytes: &[u8]) -> Result<Self, DecodeError> {
         let key = CoseKey::decode(bytes)?;
-        let public_key = key.public_key()?;
+        let (public_key, point) = PublicKey::decode_cose_key(&key)?;
         Ok(Self {
             bytes: bytes.to_vec(),
             format: CredentialFormat::CoseKey,
             claims: None,
             key,
             public_key,
+            point,
         })
     }
 
@@ -548,13 +568,15 @@ impl Credential {
             claims: Some(claims),
             key,
             public_key: *public_key,
+            point: public_key.verifying_key().ok(),
         })
     }
 
     /// The CCS of a signing key's public key, with its signature algorithm
     /// as `alg`.
     pub fn ccs_for_signing_key(key: &SigningKey, sub: &str, kid: Option<&[u8]>) -> Self {
-        let public = PublicKey::from(&key.verifying_key());
+        let point = key.verifying_key();
+        let public = PublicKey::from(&point);
         let key = public.to_cose_key(kid, key.algorithm().cose_id());
         let claims = ClaimsSet {
             sub: Some(sub.to_string()),
@@ -567,13 +589,15 @@ impl Credential {
             claims: Some(claims),
             key,
             public_key: public,
+            point: Some(point),
         }
     }
 
     /// A bare COSE_Key credential for a signing key's public key, with
     /// `alg`.
     pub fn cose_key_for_signing_key(key: &SigningKey, kid: Option<&[u8]>) -> Self {
-        let public = PublicKey::from(&key.verifying_key());
+        let point = key.verifying_key();
+        let public = PublicKey::from(&point);
         let key = public.to_cose_key(kid, key.algorithm().cose_id());
         Self {
             bytes: key.encode(),
@@ -581,6 +605,7 @@ impl Credential {
             claims: None,
             key,
             public_key: public,
+            point: Some(point),
         }
     }
 
@@ -648,7 +673,15 @@ impl Credential {
     /// The key for verifying this credential holder's signatures. Refuses
     /// X25519 keys and keys whose `alg` names a key-agreement algorithm
     /// (RFC 9201 section 5: a key is not used against its `alg`).
+    ///
+    /// The key is the point decoded when the credential was parsed; no
+    /// decoding happens here.
     pub fn verifying_key(&self) -> Result<VerifyingKey, DecodeError> {
+        self.verifying_key_ref().cloned()
+    }
+
+    /// [`Credential::verifying_key`] by reference.
+    pub fn verifying_key_ref(&self) -> Result<&VerifyingKey, DecodeError> {
         if let Some(a) = self.alg()
             && SignatureAlgorithm::from_cose_id(a).is_none()
         {
@@ -657,7 +690,36 @@ impl Credential {
                 format!("alg {a} is not a signature algorithm"),
             ));
         }
-        self.public_key.verifying_key()
+        match (&self.public_key, &self.point) {
+            (PublicKey::X25519(_), _) => Err(DecodeError::invalid(
+                "credential",
+                "an X25519 key cannot verify signatures",
+            )),
+            (_, Some(point)) => Ok(point),
+            // Every constructor decodes the point of an Ed25519 or P-256
+            // key; refuse rather than assume.
+            (_, None) => Err(DecodeError::invalid(
+                "credential",
+                "the key was not decoded",
+            )),
+        }
+    }
+
+    /// The Diffie-Hellman key of a key-agreement credential (RFC 9594
+    /// section 3.3.1, `ecdh_info`): an X25519 key, or a P-256 key (from
+    /// the point decoded at parsing). An Ed25519 key is refused: the
+    /// Montgomery form of a signature key is for the holder's own use
+    /// ([`DhPublicKey::from_verifying_key`]).
+    pub fn dh_public_key(&self) -> Result<DhPublicKey, DecodeError> {
+        match (&self.public_key, &self.point) {
+            (PublicKey::X25519(x), _) => Ok(DhPublicKey::X25519(x25519_dalek::PublicKey::from(*x))),
+            (PublicKey::P256 { .. }, Some(point)) => DhPublicKey::from_verifying_key(point)
+                .map_err(|e| DecodeError::invalid("credential", e.to_string())),
+            (other, _) => Err(DecodeError::invalid(
+                "credential",
+                format!("a {} key is not a Diffie-Hellman key", other.name()),
+            )),
+        }
     }
 }
 
@@ -681,6 +743,66 @@ mod tests {
         assert_eq!(parsed, cred);
         assert_eq!(parsed.alg(), Some(-8));
         assert_eq!(parsed.verifying_key().unwrap(), key.verifying_key());
+    }
+
+    #[test]
+    fn parsed_points_verify_and_serve_key_agreement() {
+        let message = b"scope | N_S | N_C";
+        for alg in [SignatureAlgorithm::EdDsa, SignatureAlgorithm::Es256] {
+            let signer = SigningKey::generate(alg);
+            let built = Credential::ccs_for_signing_key(&signer, "", None);
+            let parsed = Credential::parse_ccs(built.bytes()).unwrap();
+            let vk = parsed.verifying_key_ref().unwrap();
+            assert_eq!(*vk, signer.verifying_key());
+            assert_eq!(vk.verify(message, &signer.sign(message)), Ok(()));
+            let cose = Credential::parse_cose_key(
+                Credential::cose_key_for_signing_key(&signer, None).bytes(),
+            )
+            .unwrap();
+            assert_eq!(cose.verifying_key().unwrap(), signer.verifying_key());
+        }
+
+        // P-256 with a compressed point (y is the sign bit): the decoded
+        // point is the full one.
+        let signer = SigningKey::generate(SignatureAlgorithm::Es256);
+        let (x, y) = signer.verifying_key().coordinates();
+        let y = y.unwrap();
+        let compressed = CoseKey::from_entries(vec![
+            (IntOrText::Int(param::KTY), Value::from(kty::EC2)),
+            (IntOrText::Int(param::ALG), Value::from(alg::ES256)),
+            (IntOrText::Int(param::CRV), Value::from(crv::P256)),
+            (IntOrText::Int(param::X), Value::Bytes(x.clone())),
+            (IntOrText::Int(param::Y), Value::Bool(y[31] & 1 == 1)),
+        ])
+        .unwrap();
+        let parsed = Credential::parse_cose_key(&compressed.encode()).unwrap();
+        assert_eq!(parsed.verifying_key().unwrap(), signer.verifying_key());
+        assert_eq!(
+            parsed.public_key(),
+            &PublicKey::P256 {
+                x: x.clone().try_into().unwrap(),
+                y: y.clone().try_into().unwrap()
+            }
+        );
+        assert_eq!(
+            parsed.dh_public_key().unwrap(),
+            DhPublicKey::p256(&x, &y).unwrap()
+        );
+
+        // X25519: key agreement only; Ed25519: signatures only.
+        let x25519 = Credential::ccs(&PublicKey::X25519([9; 32]), -27, "", None).unwrap();
+        let x25519 = Credential::parse_ccs(x25519.bytes()).unwrap();
+        assert!(x25519.verifying_key().is_err());
+        assert_eq!(
+            x25519.dh_public_key().unwrap(),
+            DhPublicKey::x25519(&[9; 32]).unwrap()
+        );
+        let ed = Credential::ccs_for_signing_key(
+            &SigningKey::generate(SignatureAlgorithm::EdDsa),
+            "",
+            None,
+        );
+        assert!(ed.dh_public_key().is_err());
     }
 
     #[test]

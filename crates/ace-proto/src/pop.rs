@@ -336,11 +336,9 @@ impl DhPublicKey {
             VerifyingKey::Ed25519(k) => Ok(Self::X25519(x25519_dalek::PublicKey::from(
                 k.to_montgomery().to_bytes(),
             ))),
-            VerifyingKey::P256(_) => {
-                let (x, y) = key.coordinates();
-                let y = y.ok_or(KeyError::InvalidKey("P-256"))?;
-                Self::p256(&x, &y)
-            }
+            // The point was validated when the key was made: no new
+            // encoding and decoding.
+            VerifyingKey::P256(k) => Ok(Self::P256(p256::PublicKey::from(k))),
         }
     }
 

@@ -72,9 +72,9 @@ pub(crate) fn check(group: &GroupConfig, bytes: &[u8]) -> Result<CheckedCredenti
                     group.spec.ecdh_alg
                 )));
             }
-            let dh = match (*cred.public_key(), curve) {
-                (PublicKey::X25519(x), DhCurve::X25519) => DhPublicKey::x25519(&x),
-                (PublicKey::P256 { x, y }, DhCurve::P256) => DhPublicKey::p256(&x, &y),
+            match (cred.public_key(), curve) {
+                (PublicKey::X25519(_), DhCurve::X25519)
+                | (PublicKey::P256 { .. }, DhCurve::P256) => {}
                 (other, _) => {
                     return Err(incompatible(format!(
                         "a {} key in a group whose curve is {curve:?}",
@@ -82,13 +82,15 @@ pub(crate) fn check(group: &GroupConfig, bytes: &[u8]) -> Result<CheckedCredenti
                     )));
                 }
             }
-            .map_err(|e| incompatible(e.to_string()))?;
+            let dh = cred
+                .dh_public_key()
+                .map_err(|e| incompatible(e.to_string()))?;
             MemberKey::Dh(dh)
         }
         (None, None) => return Err(incompatible("the group has no algorithms")),
     };
     Ok(CheckedCredential {
-        bytes: bytes.to_vec(),
+        bytes: cred.into_bytes(),
         key,
     })
 }
