@@ -198,7 +198,8 @@ enum Cmd {
         group: String,
     },
     /// Stays running and prints what happens: rekeyings (Observe,
-    /// control_uri, polling), evictions, group deletion.
+    /// control_uri, polling), evictions, group deletion, observations
+    /// registered again after the KDC lost them.
     Listen {
         /// Stop after this many seconds (default: until Ctrl-C).
         #[arg(long = "for")]
@@ -516,6 +517,10 @@ fn event_line(e: &ClientEvent) -> (String, serde_json::Value) {
             ),
             json!({"event": "material_expired", "group": group}),
         ),
+        ClientEvent::ObservationRenewed { group } => (
+            format!("{group}: observation registered again at the KDC"),
+            json!({"event": "observation_renewed", "group": group}),
+        ),
         ClientEvent::MessageReceived {
             group,
             kid,
@@ -761,7 +766,10 @@ async fn execute(client: &GroupClient, args: &Args) -> anyhow::Result<()> {
                 };
                 let (t, j) = event_line(&e);
                 out.line(&t, j);
-                seen += 1;
+                // Registrations are reported, not counted.
+                if !matches!(e, ClientEvent::ObservationRenewed { .. }) {
+                    seen += 1;
+                }
             }
             Ok(())
         }

@@ -23,12 +23,29 @@ fn member(inner: &Inner, group: &str) -> bool {
     inner.poll_info(group).is_some()
 }
 
+/// Waits until the observations of a group must be registered again
+/// ([`Inner::observe_again`]); forever once the group is forgotten.
+async fn reobserve(signal: &mut tokio::sync::watch::Receiver<u64>) {
+    if signal.changed().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
 /// Observes `/ace-group/GROUPNAME`: the first response and every
 /// notification carry the current material; an error notification ends the
 /// membership (4.04 with error id 6: group deleted; 4.03 with error id 0:
-/// no longer a member). A lost observation is registered again.
+/// no longer a member). An observation that ended is registered again, and
+/// so is one the KDC lost (it restarted: an Echo challenge or a version
+/// newer than the notifications told revealed it, see
+/// [`Inner::observe_again`]).
 pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
+    let mut signal = match weak.upgrade() {
+        Some(inner) => inner.reobserve_signal(&group),
+        None => return,
+    };
+    let mut registered_before = false;
     loop {
+        signal.borrow_and_update();
         let observation = {
             let Some(inner) = weak.upgrade() else { return };
             if !member(&inner, &group) {
@@ -46,9 +63,24 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
         };
         if let Some(inner) = weak.upgrade() {
             inner.set_observing(&group, true);
+            if registered_before {
+                inner.emit(ClientEvent::ObservationRenewed {
+                    group: group.clone(),
+                });
+            }
         }
+        registered_before = true;
         let mut first = true;
-        while let Some(item) = observation.next().await {
+        let mut lost = false;
+        loop {
+            let item = tokio::select! {
+                item = observation.next() => item,
+                () = reobserve(&mut signal) => {
+                    lost = true;
+                    None
+                }
+            };
+            let Some(item) = item else { break };
             let Some(inner) = weak.upgrade() else { return };
             match item {
                 Ok(response) if response.code == Code::CONTENT => {
@@ -106,7 +138,10 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
         if let Some(inner) = weak.upgrade() {
             inner.set_observing(&group, false);
         }
-        tokio::time::sleep(RETRY).await;
+        // The KDC lost it: at once; it ended: after a pause.
+        if !lost {
+            tokio::time::sleep(RETRY).await;
+        }
     }
 }
 
@@ -114,7 +149,12 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
 /// the eviction notice (unsolicited 4.04 with error id 5, RFC 9594 section
 /// 5) when the KDC has no `control_uri` to send it to.
 pub(crate) async fn observe_node(weak: Weak<Inner>, group: String) {
+    let mut signal = match weak.upgrade() {
+        Some(inner) => inner.reobserve_signal(&group),
+        None => return,
+    };
     loop {
+        signal.borrow_and_update();
         let observation = {
             let Some(inner) = weak.upgrade() else { return };
             if !member(&inner, &group) {
@@ -130,7 +170,16 @@ pub(crate) async fn observe_node(weak: Weak<Inner>, group: String) {
                 continue;
             }
         };
-        while let Some(item) = observation.next().await {
+        let mut lost = false;
+        loop {
+            let item = tokio::select! {
+                item = observation.next() => item,
+                () = reobserve(&mut signal) => {
+                    lost = true;
+                    None
+                }
+            };
+            let Some(item) = item else { break };
             let Some(inner) = weak.upgrade() else { return };
             let response = match item {
                 Ok(r) if !r.is_success() => r,
@@ -158,7 +207,9 @@ pub(crate) async fn observe_node(weak: Weak<Inner>, group: String) {
             inner.emit(event);
             return;
         }
-        tokio::time::sleep(RETRY).await;
+        if !lost {
+            tokio::time::sleep(RETRY).await;
+        }
     }
 }
 
@@ -205,6 +256,14 @@ pub(crate) async fn poll(weak: Weak<Inner>, group: String) {
     }
 }
 
+/// How long a notification may trail the version `/num` announced before
+/// the observation counts as lost.
+const NOTIFICATION_GRACE: Duration = Duration::from_millis(500);
+
+/// GET `/num` (an Echo challenge to it reveals a KDC restart, see
+/// [`Inner::kdc_lost_state`]); a newer version is fetched. An observer
+/// that was not told of the newer version within [`NOTIFICATION_GRACE`]
+/// registers its observation again: the KDC no longer has it.
 async fn check_num(inner: &Arc<Inner>, group: &str) -> Result<bool, crate::ClientError> {
     let current = inner.poll_info(group).map(|_| ());
     if current.is_none() {
@@ -212,9 +271,20 @@ async fn check_num(inner: &Arc<Inner>, group: &str) -> Result<bool, crate::Clien
     }
     let held = inner.current_num(group);
     let num = inner.fetch_num(group).await?;
-    if held.is_some_and(|h| num > h) {
-        Inner::refresh(inner, group, RekeySource::Fetched).await
-    } else {
-        Ok(false)
+    if held.is_none_or(|h| num <= h) {
+        return Ok(false);
     }
+    if inner.is_observing(group) {
+        tokio::time::sleep(NOTIFICATION_GRACE).await;
+        if inner.current_num(group).is_some_and(|h| h >= num) {
+            return Ok(false);
+        }
+        tracing::info!(
+            group,
+            num,
+            "a newer version was not notified: observing again"
+        );
+        inner.observe_again(group);
+    }
+    Inner::refresh(inner, group, RekeySource::Fetched).await
 }

@@ -93,6 +93,9 @@ pub(crate) struct Inner {
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Groups whose `/ace-group/GROUPNAME` observation is registered.
     observing: Mutex<std::collections::HashSet<String>>,
+    /// Per group, bumped when its observations must be registered again
+    /// (the KDC lost them); the observing tasks watch it.
+    reobserve: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
     /// Sender IDs whose credential the KDC did not have, with when it was
     /// asked (not asked again for a while).
     unknown_kids: Mutex<HashMap<(String, Vec<u8>), u64>>,
@@ -221,6 +224,7 @@ impl GroupClient {
             group_locks: Mutex::new(HashMap::new()),
             unknown_kids: Mutex::new(HashMap::new()),
             observing: Mutex::new(std::collections::HashSet::new()),
+            reobserve: Mutex::new(HashMap::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
             config,
         });
@@ -1122,13 +1126,142 @@ impl Inner {
         Ok((entry.multicast, entry.peers.clone(), member))
     }
 
-    /// A request over the context of session `id1`.
+    /// A request over the context of session `id1`. A safe request (GET,
+    /// FETCH) whose first attempt meets an Echo challenge tells that the
+    /// KDC lost the replay state of this context, i.e. it restarted (RFC
+    /// 8613 Appendix B.1.2): the observations made through the context are
+    /// gone with its memory (RFC 7641 is volatile state) and are registered
+    /// again ([`Inner::kdc_lost_state`]).
     async fn kdc_request(&self, id1: &[u8], request: Request) -> Result<Response, ClientError> {
         let operation = format!("{} {}", request.method, request.path_string());
+        let label = Label::Kdc(id1.to_vec());
+        if matches!(
+            request.method,
+            ace_coap::Method::Get | ace_coap::Method::Fetch
+        ) {
+            return self.safe_kdc_request(&label, request, &operation).await;
+        }
         self.client
-            .request(self.config.kdc, &Label::Kdc(id1.to_vec()), request)
+            .request(self.config.kdc, &label, request)
             .await
             .map_err(|e| op_error(&operation, e))
+    }
+
+    /// [`Inner::kdc_request`] for a safe method: the first attempt is sent
+    /// here so that an Echo challenge is seen; the repetition with the
+    /// Echo value (and a response the server cut into Inner Block2 blocks,
+    /// which only a repeated safe request may fetch) go through the
+    /// [`OscoreClient`].
+    async fn safe_kdc_request(
+        &self,
+        label: &Label,
+        request: Request,
+        operation: &str,
+    ) -> Result<Response, ClientError> {
+        let first = self
+            .kdc_exchange(label, &request)
+            .await
+            .map_err(|e| op_error(operation, e))?;
+        let echo = echo_value(&first);
+        if echo.is_none() && !first.options.contains(ace_coap::option::number::BLOCK2) {
+            return Ok(first);
+        }
+        let mut again = request;
+        if let Some(echo) = echo {
+            if let Label::Kdc(id1) = label {
+                self.kdc_lost_state(id1);
+            }
+            again.options.set(ace_coap::option::number::ECHO, echo);
+        }
+        self.client
+            .request(self.config.kdc, label, again)
+            .await
+            .map_err(|e| op_error(operation, e))
+    }
+
+    /// One protected exchange with the KDC over the context `label`, the
+    /// decrypted response as it came (an Echo challenge included).
+    async fn kdc_exchange(
+        &self,
+        label: &Label,
+        request: &Request,
+    ) -> Result<Response, oscore::ClientError> {
+        use ace_coap::oscore::convert;
+        let now = self.config.clock.now();
+        let unexpired = self.table.expires_at(label).is_none_or(|exp| now < exp);
+        let protected = unexpired
+            .then(|| {
+                self.table.with_context(label, |c| {
+                    c.protect_request(&convert::request_to_packet(request))
+                })
+            })
+            .flatten()
+            .ok_or_else(|| oscore::ClientError::NoContext(format!("{label:?}")))?;
+        let (outer, mut exchange) = protected?;
+        let outer = convert::outer_request(&outer, request);
+        let response = self
+            .client
+            .endpoint()
+            .request(self.config.kdc, outer)
+            .await?;
+        if !response.options.contains(oscore::OSCORE_OPTION) {
+            return Err(if response.is_success() {
+                oscore::ClientError::UnprotectedSuccess(response.code)
+            } else {
+                oscore::ClientError::Refused {
+                    code: response.code,
+                    diagnostic: std::str::from_utf8(&response.payload)
+                        .ok()
+                        .filter(|t| !t.is_empty())
+                        .map(str::to_owned),
+                }
+            });
+        }
+        let packet = convert::response_to_packet(&response);
+        let inner = self
+            .table
+            .with_context(label, |c| c.unprotect_response(&packet, &mut exchange))
+            .ok_or_else(|| oscore::ClientError::NoContext(format!("{label:?}")))?
+            .map_err(oscore::ClientError::Unprotect)?;
+        Ok(convert::packet_to_response(&inner))
+    }
+
+    /// The KDC lost the state of the context of session `id1` (it
+    /// restarted): the observations of the groups joined under it are
+    /// registered again.
+    pub(crate) fn kdc_lost_state(&self, id1: &[u8]) {
+        let groups: Vec<String> = lock(&self.state)
+            .groups
+            .values()
+            .filter(|g| g.membership.session == id1)
+            .map(|g| g.membership.group.clone())
+            .collect();
+        tracing::info!(
+            name = self.config.name,
+            id1 = hex::encode(id1),
+            ?groups,
+            "the KDC asked for Echo: it lost this context's state (restart); observing again"
+        );
+        for group in groups {
+            self.observe_again(&group);
+        }
+    }
+
+    /// Makes the observing tasks of `group` register again (RFC 7641
+    /// section 3.3.1: a client may re-register at any time; here the old
+    /// registration is gone or missed a notification).
+    pub(crate) fn observe_again(&self, group: &str) {
+        if let Some(tx) = lock(&self.reobserve).get(group) {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// The signal of [`Inner::observe_again`] for `group`.
+    pub(crate) fn reobserve_signal(&self, group: &str) -> tokio::sync::watch::Receiver<u64> {
+        lock(&self.reobserve)
+            .entry(group.to_string())
+            .or_insert_with(|| tokio::sync::watch::channel(0).0)
+            .subscribe()
     }
 
     /// A request about `group` over the context of the token it was joined
@@ -1586,6 +1719,7 @@ impl Inner {
 
     fn stop_tasks(&self, group: &str) {
         lock(&self.observing).remove(group);
+        lock(&self.reobserve).remove(group);
         let handles = lock(&self.tasks).remove(group).unwrap_or_default();
         let current = tokio::task::try_id();
         for h in handles {
@@ -1737,6 +1871,11 @@ impl Inner {
             .observe(self.config.kdc, &Label::Kdc(session), Request::get(&path))
             .await
             .map_err(|e| op_error(&format!("observe {path}"), e))
+    }
+
+    /// Whether `group`'s observation is registered.
+    pub(crate) fn is_observing(&self, group: &str) -> bool {
+        lock(&self.observing).contains(group)
     }
 
     /// Records whether `group` is observed.

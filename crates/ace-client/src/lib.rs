@@ -40,6 +40,18 @@
 //! Interval; expired material is never used; a new Sender ID is requested
 //! on demand and before the Sender Sequence Numbers run out.
 //!
+//! Observations live in the KDC's memory (RFC 7641) and die when it
+//! restarts. The client notices when a safe request to the KDC (the `/num`
+//! poll, a GET of the keys...) meets an Echo challenge, which a restarted
+//! KDC sends because it lost the replay state of the client's OSCORE
+//! context (RFC 8613 Appendix B.1.2), or when the poll finds a version no
+//! notification announced; it then registers its observations again
+//! ([`ClientEvent::ObservationRenewed`]).
+//!
+//! A client restored from a state taken after it stopped keeps the replay
+//! windows of its contexts ([`state::ClientState`]): a restarted member,
+//! a Monitor included, accepts fresh requests at once and refuses replays.
+//!
 //! # API contract (stable)
 //!
 //! ```text

@@ -366,6 +366,14 @@ pub enum ClientEvent {
         /// The group.
         group: String,
     },
+    /// The observation of `/ace-group/GROUPNAME` was registered again: it
+    /// had ended, or the KDC had lost it (RFC 7641 section 3.3.1). The
+    /// first registration after a join or a restore is not reported (see
+    /// [`crate::GroupClient::is_observing`]).
+    ObservationRenewed {
+        /// The group.
+        group: String,
+    },
     /// A verified group request reached this member (Responder or Monitor).
     MessageReceived {
         /// The group.

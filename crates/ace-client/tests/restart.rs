@@ -219,3 +219,51 @@ async fn a_monitor_restored_with_its_replay_windows_hears_fresh_requests_and_dro
     .await
     .expect("bounded");
 }
+
+/// Observations do not survive a KDC restart (RFC 7641 keeps them in
+/// memory). A member that only observes notices it at its next poll of
+/// `/num` (the restarted KDC asks for Echo: it lost the context's replay
+/// state), registers again, and receives the next rekeying as a
+/// notification.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_observer_registers_again_after_a_kdc_restart() {
+    tokio::time::timeout(T, async {
+        let mut world = World::start().await;
+        let mut config = world.client_config("watcher");
+        config.control_uri = false;
+        config.observe = true;
+        config.key_check_interval = Some(Duration::from_millis(300));
+        let watcher = GroupClient::start(config).await.unwrap();
+        let mut events = watcher.events();
+        let v0 = watcher
+            .join("g1", RESPONDER, JoinOptions::default())
+            .await
+            .unwrap()
+            .num;
+        support::eventually(T, || watcher.is_observing("g1")).await;
+        let addr = world.kdc_addr;
+        world.kdc.take().unwrap().shutdown().await;
+        world.start_kdc(Some(addr)).await;
+        // The next poll meets the Echo challenge: registered again.
+        let e = wait_event(&mut events, T, |e| {
+            matches!(e, ClientEvent::ObservationRenewed { .. })
+        })
+        .await;
+        assert_eq!(e, ClientEvent::ObservationRenewed { group: "g1".into() });
+        world
+            .kdc()
+            .execute(&Command::Rekey { group: "g1".into() })
+            .unwrap();
+        let e = wait_event(&mut events, T, |e| matches!(e, ClientEvent::Rekeyed { .. })).await;
+        assert_eq!(
+            e,
+            ClientEvent::Rekeyed {
+                group: "g1".into(),
+                num: v0 + 1,
+                source: RekeySource::Notification
+            }
+        );
+    })
+    .await
+    .expect("bounded");
+}
