@@ -103,6 +103,7 @@
 //! | `delete_group` | group | operator deletion; members are told (error id 6) |
 //! | `expire` | what = `token`/`material`, client, group | waits for the eviction on token expiry (error id 5) or the replacement of expiring material |
 //! | `kill_kdc`, `restart_kdc` | | stop the KDC; start it again on its database |
+//! | `observing` | client/clients, group | each client registered its observation of `/ace-group/GROUPNAME` since the KDC last restarted (it noticed that the KDC lost it) |
 //! | `converge` | group, `clients`, `num` | every member has installed the same `num` |
 //! | `wait` | duration | sleeps |
 //! | `request` | client, method, path (`{node}` = own node name), `payload` (hex), `content_format` | a request to the KDC over the client's OSCORE channel |

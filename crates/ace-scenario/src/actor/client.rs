@@ -146,6 +146,9 @@ impl InProcessMember {
                     ClientEvent::Rekeyed { group, num, .. } => Notice::Rekeyed { group, num },
                     ClientEvent::Evicted { group } => Notice::Evicted { group },
                     ClientEvent::GroupDeleted { group } => Notice::GroupDeleted { group },
+                    ClientEvent::ObservationRenewed { group } => {
+                        Notice::ObservationRenewed { group }
+                    }
                     _ => continue,
                 };
                 lock(&seen).push(notice);

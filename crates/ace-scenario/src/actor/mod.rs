@@ -179,6 +179,12 @@ pub enum Notice {
         /// The group.
         group: String,
     },
+    /// The member registered its observation of `/ace-group/GROUPNAME`
+    /// again (it had ended, or the KDC had lost it).
+    ObservationRenewed {
+        /// The group.
+        group: String,
+    },
 }
 
 /// A group member the runner drives.

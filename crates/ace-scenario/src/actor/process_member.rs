@@ -364,6 +364,7 @@ impl ProcessMember {
             }
             Some("evicted") => s.notices.push(Notice::Evicted { group }),
             Some("group_deleted") => s.notices.push(Notice::GroupDeleted { group }),
+            Some("observation_renewed") => s.notices.push(Notice::ObservationRenewed { group }),
             Some("message") => {
                 let received = Received {
                     group,

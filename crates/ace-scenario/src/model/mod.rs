@@ -402,6 +402,16 @@ pub enum Action {
     KillKdc,
     /// Starts the KDC again on the same database and address.
     RestartKdc,
+    /// Waits until each client registered its observation of
+    /// `/ace-group/GROUPNAME` since the KDC last started: after
+    /// `restart_kdc`, it shows that they noticed that the KDC lost their
+    /// observations and registered again.
+    Observing {
+        /// The clients.
+        clients: Vec<String>,
+        /// The group.
+        group: String,
+    },
     /// Waits until members have installed the same `num`.
     Converge {
         /// The group.
@@ -471,6 +481,7 @@ impl Action {
             Self::Expire { .. } => "expire",
             Self::KillKdc => "kill_kdc",
             Self::RestartKdc => "restart_kdc",
+            Self::Observing { .. } => "observing",
             Self::Converge { .. } => "converge",
             Self::Wait { .. } => "wait",
             Self::Request { .. } => "request",

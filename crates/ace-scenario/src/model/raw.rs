@@ -303,6 +303,18 @@ pub struct LeaveBody {
     pub group: String,
 }
 
+/// `observing`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObservingBody {
+    /// One client.
+    pub client: Option<String>,
+    /// Several.
+    pub clients: Option<ClientList>,
+    /// The group.
+    pub group: String,
+}
+
 /// `rekey`, `delete_group`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -634,6 +634,15 @@ impl Validator<'_> {
                 let _: raw::EmptyBody = body(rest, here)?;
                 Action::RestartKdc
             }
+            "observing" => {
+                let b: raw::ObservingBody = body(rest, here)?;
+                Action::Observing {
+                    clients: names
+                        .client_selection(b.client.as_deref(), b.clients.as_ref())
+                        .map_err(here)?,
+                    group: group(&b.group)?,
+                }
+            }
             "converge" => {
                 let b: raw::ConvergeBody = body(rest, here)?;
                 Action::Converge {
@@ -731,6 +740,7 @@ pub const ACTIONS: &[&str] = &[
     "expire",
     "kill_kdc",
     "restart_kdc",
+    "observing",
     "converge",
     "wait",
     "request",

@@ -118,6 +118,9 @@ pub fn summary(action: &Action) -> String {
         },
         Action::KillKdc => "the KDC is killed".into(),
         Action::RestartKdc => "the KDC restarts on its database".into(),
+        Action::Observing { clients, group } => {
+            format!("{}: observation of {group} registered again", who(clients))
+        }
         Action::Converge { group, num, .. } => match num {
             Some(n) => format!("members of {group} converge on num {n}"),
             None => format!("members of {group} converge on the KDC's num"),
@@ -539,10 +542,53 @@ impl World {
                 Ok(format!("KDC at {} stopped", self.kdc.addr()))
             }
             Action::RestartKdc => {
+                // The observations registered so far die with the KDC.
+                let marks: Vec<((String, String), usize)> = self
+                    .memberships
+                    .keys()
+                    .filter_map(|(c, g)| {
+                        let m = self.members.get(c)?;
+                        Some(((c.clone(), g.clone()), observations(m.as_ref(), g)))
+                    })
+                    .collect();
+                self.observations_before.extend(marks);
                 self.kdc.restart().await?;
                 Ok(format!(
                     "KDC back at {} on the same database",
                     self.kdc.addr()
+                ))
+            }
+            Action::Observing { clients, group } => {
+                let ms: Vec<(String, Arc<dyn Member>, usize)> = clients
+                    .iter()
+                    .map(|n| {
+                        let before = self
+                            .observations_before
+                            .get(&(n.clone(), group.clone()))
+                            .copied()
+                            .unwrap_or(0);
+                        Ok((n.clone(), self.member(n)?, before))
+                    })
+                    .collect::<Result<_, StepError>>()?;
+                let registered =
+                    |m: &Arc<dyn Member>, before: usize| observations(m.as_ref(), group) > before;
+                let all = self
+                    .wait_for(step, || ms.iter().all(|(_, m, b)| registered(m, *b)))
+                    .await;
+                if !all {
+                    let missing: Vec<&str> = ms
+                        .iter()
+                        .filter(|(_, m, b)| !registered(m, *b))
+                        .map(|(n, _, _)| n.as_str())
+                        .collect();
+                    return Err(StepError::Check(format!(
+                        "no new registration of the observation of {group} by {}",
+                        missing.join(", ")
+                    )));
+                }
+                Ok(format!(
+                    "{} member(s) registered their observation of {group}",
+                    ms.len()
                 ))
             }
             Action::Converge {
@@ -1053,4 +1099,15 @@ impl World {
             }
         }
     }
+}
+
+/// How many times `member` registered its observation of `group` again.
+fn observations(member: &dyn Member, group: &str) -> usize {
+    member
+        .notices()
+        .iter()
+        .filter(
+            |n| matches!(n, crate::actor::Notice::ObservationRenewed { group: g } if g == group),
+        )
+        .count()
 }

@@ -64,6 +64,9 @@ pub struct World {
     pub(crate) departed: BTreeMap<(String, String), MembershipRecord>,
     /// (group, Sender ID) -> actor, every Sender ID ever seen.
     pub(crate) sender_ids: HashMap<(String, Vec<u8>), String>,
+    /// (client, group) -> observations it had registered when the KDC last
+    /// restarted.
+    pub(crate) observations_before: BTreeMap<(String, String), usize>,
     pub(crate) dir: tempfile::TempDir,
 }
 
@@ -204,6 +207,7 @@ impl World {
             memberships: BTreeMap::new(),
             departed: BTreeMap::new(),
             sender_ids: HashMap::new(),
+            observations_before: BTreeMap::new(),
             dir,
         })
     }
