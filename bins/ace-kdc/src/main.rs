@@ -2,9 +2,10 @@
 //! Group OSCORE profile (`serve`), and the operator commands on its store
 //! (`group list|show|create|delete|rekey|evict`).
 
+use ace_coap::tap::{PcapWriter, TraceSink};
 use ace_kdc::admin::{self, Command};
 use ace_kdc::config::{GroupSpec, KdcConfig};
-use ace_kdc::service::{Clock, KdcService, SystemClock};
+use ace_kdc::service::{Clock, InnerTrace, KdcService, ServiceOptions, SystemClock};
 use ace_kdc::store::{SqliteStore, Store};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,17 @@ enum Cmd {
         /// UDP address to listen on (overrides `kdc.listen`).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Write every datagram the KDC sends or receives to this pcap file
+        /// (tshark: `-d udp.port==PORT,coap` for a port other than 5683).
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// Trace every datagram (header, options, payload in CBOR
+        /// diagnostic notation) to standard error, or to FILE; with it, one
+        /// line per OSCORE-protected exchange names the inner request and
+        /// response: `inner PEER token=HEX METHOD /PATH -> CODE`
+        /// (`inner-notification` for a notification).
+        #[arg(long, value_name = "FILE", num_args = 0..=1)]
+        trace: Option<Option<PathBuf>>,
     },
     /// Operator commands on the groups of the KDC's store.
     Group {
@@ -127,7 +139,17 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging();
     match args.command {
-        Cmd::Serve { config, listen } => serve(&config, listen),
+        Cmd::Serve {
+            config,
+            listen,
+            pcap,
+            trace,
+        } => serve(
+            &config,
+            listen,
+            pcap.as_deref(),
+            trace.as_ref().map(Option::as_deref),
+        ),
         Cmd::Group {
             config,
             wait,
@@ -143,14 +165,107 @@ fn load(path: &std::path::Path) -> anyhow::Result<KdcConfig> {
     KdcConfig::load(path).with_context(|| format!("configuration {}", path.display()))
 }
 
-fn serve(config: &std::path::Path, listen: Option<SocketAddr>) -> anyhow::Result<()> {
+/// The service options of `serve`: the listen address, and the taps of
+/// `--pcap` and `--trace`.
+fn service_options(
+    config: &KdcConfig,
+    listen: Option<SocketAddr>,
+    pcap: Option<&std::path::Path>,
+    trace: Option<Option<&std::path::Path>>,
+) -> anyhow::Result<ServiceOptions> {
+    let bind = match listen {
+        Some(a) => a,
+        None => config
+            .listen
+            .parse()
+            .with_context(|| format!("kdc.listen {:?}", config.listen))?,
+    };
+    let mut options = ServiceOptions::new(bind);
+    if let Some(path) = pcap {
+        let writer =
+            PcapWriter::create(path).with_context(|| format!("pcap file {}", path.display()))?;
+        options = options.tap(Arc::new(writer));
+    }
+    if let Some(target) = trace {
+        let out: Box<dyn std::io::Write + Send> = match target {
+            Some(path) => Box::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("trace file {}", path.display()))?,
+            ),
+            None => Box::new(std::io::stderr()),
+        };
+        // Datagrams and inner exchanges share the writer, line by line.
+        let out = SharedWriter::new(out);
+        options = options
+            .tap(Arc::new(TraceSink::new(Box::new(out.share()))))
+            .inner_layer(Arc::new(InnerTrace::new(Box::new(out))));
+    }
+    Ok(options)
+}
+
+/// A writer shared by the datagram trace and the inner-exchange lines:
+/// each user's output goes out when it ends a line, in one piece, so that
+/// a record (several lines from one formatted write) is never split by
+/// the other user's lines.
+struct SharedWriter {
+    out: Arc<std::sync::Mutex<Box<dyn std::io::Write + Send>>>,
+    pending: Vec<u8>,
+}
+
+impl SharedWriter {
+    fn new(out: Box<dyn std::io::Write + Send>) -> Self {
+        Self {
+            out: Arc::new(std::sync::Mutex::new(out)),
+            pending: Vec::new(),
+        }
+    }
+
+    fn share(&self) -> Self {
+        Self {
+            out: self.out.clone(),
+            pending: Vec::new(),
+        }
+    }
+
+    fn write_pending(&mut self) -> std::io::Result<()> {
+        let mut out = self
+            .out
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        out.write_all(&self.pending)?;
+        self.pending.clear();
+        out.flush()
+    }
+}
+
+impl std::io::Write for SharedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        if self.pending.ends_with(b"\n") {
+            self.write_pending()?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.write_pending()
+    }
+}
+
+fn serve(
+    config: &std::path::Path,
+    listen: Option<SocketAddr>,
+    pcap: Option<&std::path::Path>,
+    trace: Option<Option<&std::path::Path>>,
+) -> anyhow::Result<()> {
     let config = load(config)?;
+    let options = service_options(&config, listen, pcap, trace)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("tokio runtime")?;
     runtime.block_on(async move {
-        let service = KdcService::open(config, listen).await?;
+        let service = KdcService::open_with(config, options).await?;
         println!("listening on {}", service.local_addr());
         wait_for_shutdown().await;
         service.shutdown().await;

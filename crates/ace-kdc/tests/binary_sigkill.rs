@@ -14,74 +14,12 @@ use ace_kdc::store::{SqliteStore, Store};
 use ace_proto::code::Code;
 use ace_proto::roles::group_oscore::REQUESTER;
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::net::{NetClient, NetMember};
 use support::{ClientKeys, TestAs};
 
-/// The `ace-kdc` binary next to this test's profile directory, built first
-/// if it is not there (or older than the library).
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let bin = profile_dir.join("ace-kdc");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut build = Command::new(cargo);
-    build
-        .current_dir(&root)
-        .args(["build", "-p", "ace-kdc-cli"]);
-    if profile_dir.ends_with("release") {
-        build.arg("--release");
-    }
-    // CARGO_TARGET_DIR is inherited; the profile directory's parent is the
-    // target directory in any case.
-    build.env("CARGO_TARGET_DIR", profile_dir.parent().unwrap());
-    let status = build.status().unwrap();
-    assert!(status.success(), "cargo build -p ace-kdc-cli failed");
-    assert!(bin.exists(), "{} not built", bin.display());
-    bin
-}
-
-struct Kdc {
-    child: Child,
-    addr: SocketAddr,
-}
-
-fn start(bin: &Path, config: &Path) -> Kdc {
-    let mut child = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(config)
-        .args(["--listen", "127.0.0.1:0"])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut lines = BufReader::new(stdout).lines();
-        if let Some(Ok(line)) = lines.next() {
-            let _ = tx.send(line);
-        }
-        for _ in lines {}
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the KDC did not start");
-    let addr = line
-        .strip_prefix("listening on ")
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    Kdc { child, addr }
-}
+use support::binary::{binary, start};
 
 /// One answered join.
 #[derive(Clone, Debug)]

@@ -29,10 +29,19 @@
 //!   durability (the store's writer thread wakes it) before the response
 //!   and the effects leave; concurrent transitions share SQLite
 //!   transactions, and no storage I/O runs on the async threads.
+//! * Observability and tests: [`ServiceOptions`] takes the endpoint options
+//!   `ace-as`'s service takes (tap sinks such as a pcap writer or a trace,
+//!   fault injection, transmission parameters) and layers inside the OSCORE
+//!   layer, such as [`InnerTrace`], that see each protected exchange as
+//!   decrypted; `ace-kdc serve --pcap FILE --trace [FILE]` uses them.
 //! * Sender Sequence Numbers of each channel are reserved in blocks in the
 //!   store before use (RFC 8613 Appendix B.1.1), so a restarted KDC never
 //!   reuses one; restored channels have no replay state and ask for Echo
 //!   first (Appendix B.1.2).
+
+mod inner_trace;
+
+pub use inner_trace::InnerTrace;
 
 use crate::admin::Command;
 use crate::config::KdcConfig;
@@ -42,9 +51,11 @@ use crate::core::{
 };
 use crate::model::ChannelId;
 use crate::store::{SqliteStore, Store};
+use ace_coap::fault::FaultConfig;
 use ace_coap::handler::{Layer, SharedHandler};
 use ace_coap::oscore::{self as coap_oscore, OscoreContexts, Persistence};
 use ace_coap::request::Origin;
+use ace_coap::tap::TapSink;
 use ace_coap::{
     CoapEndpoint, EndpointBuilder, EndpointConfig, Notifier, ProtocolConfig, Request, Response,
     SecurityIdentity, Target,
@@ -89,13 +100,34 @@ impl Clock for SystemClock {
 }
 
 /// How the service runs.
+///
+/// The endpoint options are those `ace-as`'s service takes in its
+/// [`EndpointConfig`]: the address, the protocol parameters (transmission
+/// parameters in `protocol.transmission`), tap sinks and fault injection;
+/// and, like the handler chain `ace-as` exposes, a layer between the
+/// OSCORE layer and the KDC's resources ([`ServiceOptions::inner_layers`]).
 #[derive(Clone)]
 pub struct ServiceOptions {
     /// The UDP address to bind.
     pub bind: SocketAddr,
-    /// The CoAP protocol parameters (the OSCORE option is added to the
+    /// The CoAP protocol parameters, the transmission parameters of RFC
+    /// 7252 section 4.8 among them (the OSCORE option is added to the
     /// critical options the endpoint lets through).
     pub protocol: ProtocolConfig,
+    /// Sinks that see every datagram the KDC's endpoint sends or receives
+    /// (a pcap file, a trace), rekeying POSTs and eviction notices
+    /// included.
+    pub taps: Vec<Arc<dyn TapSink>>,
+    /// Datagrams to drop, for tests of lossy links.
+    pub faults: Option<FaultConfig>,
+    /// Layers around the KDC's resources, inside the OSCORE layer: each
+    /// sees every request as decrypted (inner method, path and payload, and
+    /// the channel as its security identity), every response before it is
+    /// protected, and the replayed registration of each notification
+    /// (`Origin::Notification`). The first one is the outermost.
+    /// [`InnerTrace`] is one; a scenario runner uses one to label protected
+    /// exchanges in its sequence diagrams.
+    pub inner_layers: Vec<Arc<dyn Layer>>,
     /// Period of the timer.
     pub tick: Duration,
     /// Rekeying messages to `control_uri`s in flight at once.
@@ -132,7 +164,32 @@ impl ServiceOptions {
             eviction_grace: Duration::from_secs(2),
             clock: Arc::new(SystemClock::default()),
             socket_buffer: None,
+            taps: Vec::new(),
+            faults: None,
+            inner_layers: Vec::new(),
         }
+    }
+
+    /// Adds a tap sink (see [`ServiceOptions::taps`]).
+    #[must_use]
+    pub fn tap(mut self, sink: Arc<dyn TapSink>) -> Self {
+        self.taps.push(sink);
+        self
+    }
+
+    /// Sets the faults to inject (see [`ServiceOptions::faults`]).
+    #[must_use]
+    pub fn faults(mut self, faults: FaultConfig) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// Adds a layer around the KDC's resources, inside those added before
+    /// (see [`ServiceOptions::inner_layers`]).
+    #[must_use]
+    pub fn inner_layer(mut self, layer: Arc<dyn Layer>) -> Self {
+        self.inner_layers.push(layer);
+        self
     }
 }
 
@@ -142,6 +199,9 @@ impl std::fmt::Debug for ServiceOptions {
             .field("bind", &self.bind)
             .field("tick", &self.tick)
             .field("delivery_concurrency", &self.delivery_concurrency)
+            .field("taps", &self.taps.len())
+            .field("faults", &self.faults)
+            .field("inner_layers", &self.inner_layers.len())
             .finish_non_exhaustive()
     }
 }
@@ -223,11 +283,19 @@ impl KdcService {
                 .parse()
                 .map_err(|_| ServiceError::Listen(config.listen.clone()))?,
         };
+        Self::open_with(config, ServiceOptions::new(bind)).await
+    }
+
+    /// [`KdcService::open`] with the service options `options` (their
+    /// `tick` is taken from the configuration).
+    pub async fn open_with(
+        config: KdcConfig,
+        mut options: ServiceOptions,
+    ) -> Result<Self, ServiceError> {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_with(
             &config.database,
             config.durable_fsync,
         )?);
-        let mut options = ServiceOptions::new(bind);
         options.tick = Duration::from_millis(config.tick_ms);
         let clock = options.clock.clone();
         let (kdc, restore) = Kdc::open(config, store, clock.now())?;
@@ -249,6 +317,8 @@ impl KdcService {
             .protocol(protocol)
             .client_layer(contexts.client_layer());
         config.socket.buffer_size = options.socket_buffer;
+        config.taps = options.taps.clone();
+        config.faults = options.faults.clone();
         let builder = EndpointBuilder::new(config);
         let (reports, _) = broadcast::channel(1024);
         let shared = Arc::new(Shared {
@@ -264,7 +334,10 @@ impl KdcService {
             reports,
         });
         apply(&shared, restore);
-        let handler: SharedHandler = Arc::new(KdcHandler(shared.clone()));
+        let mut handler: SharedHandler = Arc::new(KdcHandler(shared.clone()));
+        for inner in options.inner_layers.iter().rev() {
+            handler = inner.layer(handler);
+        }
         let handler = contexts.server_layer().layer(handler);
         let endpoint = builder.bind(handler).await?;
         let _ = shared.endpoint.set(endpoint.clone());

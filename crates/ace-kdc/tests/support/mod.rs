@@ -5,6 +5,7 @@
 
 #![allow(dead_code, missing_docs, clippy::unwrap_used)]
 
+pub mod binary;
 pub mod core_client;
 pub mod net;
 pub mod service;

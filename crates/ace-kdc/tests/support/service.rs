@@ -26,6 +26,14 @@ impl ServiceHarness {
     }
 
     pub async fn start_with(groups: &str) -> Self {
+        Self::start_tuned(groups, |o| o).await
+    }
+
+    /// A service whose options (test defaults) `tune` adjusts.
+    pub async fn start_tuned(
+        groups: &str,
+        tune: impl FnOnce(ServiceOptions) -> ServiceOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("kdc.sqlite");
         let config = super::config(&db, groups);
@@ -39,7 +47,9 @@ impl ServiceHarness {
         options.tick = Duration::from_millis(50);
         options.eviction_grace = Duration::from_millis(300);
         options.clock = clock.clone();
-        let service = KdcService::start(kdc, restore, options).await.unwrap();
+        let service = KdcService::start(kdc, restore, tune(options))
+            .await
+            .unwrap();
         Self {
             service,
             store,
