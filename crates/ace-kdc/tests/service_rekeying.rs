@@ -179,6 +179,19 @@ async fn backward_security_rekeys_members_with_the_joiner_credential() {
     assert_eq!(peers.peer_identifiers, vec![sid(&jb)]);
 }
 
+/// Waits (bounded) until the KDC holds `n` protected observations.
+async fn wait_for_observations(h: &ServiceHarness, n: usize) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while h.service.contexts().observation_count() != n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} observations at the KDC, expected {n}",
+            h.service.contexts().observation_count()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_token_evicts_with_notices_and_rekeys() {
     let h = ServiceHarness::start().await;
@@ -207,6 +220,7 @@ async fn expired_token_evicts_with_notices_and_rekeys() {
     assert_eq!(node_obs.next().await.unwrap().unwrap().code, Code::CONTENT);
     let mut group_obs = c.observe(&stays, "/ace-group/g1").await;
     group_obs.next().await.unwrap().unwrap();
+    assert_eq!(h.service.contexts().observation_count(), 2);
 
     // Just past the token's expiry: the next tick evicts.
     h.clock.advance(31);
@@ -227,7 +241,17 @@ async fn expired_token_evicts_with_notices_and_rekeys() {
     assert_eq!(end.code, Code::NOT_FOUND);
     assert_eq!(end.content_format(), Some(cf::CONCISE_PROBLEM_DETAILS_CBOR));
     assert_eq!(error_id_of(&end.payload), Some(5));
-    drop(node_obs);
+    // The notice ended the observation on the wire (RFC 8613 section
+    // 4.1.3.5.2, RFC 7641 section 3.2: its outer message has no Observe
+    // option): the client's observation is over, nothing follows, and the
+    // KDC removed the registration (the other member's stays).
+    assert!(
+        tokio::time::timeout(WAIT, node_obs.next())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    wait_for_observations(&h, 1).await;
     // The remaining member: rekeyed (forward security).
     let note = tokio::time::timeout(WAIT, group_obs.next())
         .await
@@ -316,6 +340,15 @@ async fn operator_commands_reach_the_running_kdc() {
         (end.code, error_id_of(&end.payload)),
         (Code::NOT_FOUND, Some(6))
     );
+    // The deletion notice ended the observation on the wire: the client's
+    // observation is over and the KDC holds no registration any more.
+    assert!(
+        tokio::time::timeout(WAIT, obs.next())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    wait_for_observations(&h, 0).await;
     assert_eq!(c.get(&m, "/ace-group/g1").await.code, Code::NOT_FOUND);
     // A failing command reports its error.
     let err = submit(Command::Rekey {

@@ -15,7 +15,10 @@
 //!   (others get 4.03 with error id 0, which ends their observation); an
 //!   eviction is an unsolicited 4.04 with error id 5 on the node resource;
 //!   a group deletion an unsolicited 4.04 with error id 6 on the group
-//!   resource and below.
+//!   resource and below. Each of these error notifications is final: the
+//!   OSCORE layer sends it without an outer Observe option, so the client
+//!   ends its observation and the endpoint removes the registration (RFC
+//!   8613 section 4.1.3.5.2, RFC 7641 section 3.2).
 //! * Rekeying POSTs and eviction DELETEs to members' `control_uri` are
 //!   OSCORE-protected with each member's channel, confirmable (so
 //!   retransmitted, RFC 7252 section 4.2), sent concurrently up to a bound,
