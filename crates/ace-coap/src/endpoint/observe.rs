@@ -194,9 +194,12 @@ impl Endpoint {
     /// section 4.2). With `response` `None`, each observer's request is
     /// replayed through the handler chain to produce the current state;
     /// otherwise `response` is what the handler chain is given to send (see
-    /// [`Origin::Notification`]). A non-2.xx response ends the observation
-    /// after it is sent (section 3.2), which is how a deleted resource
-    /// tells its observers (4.04). Returns the number of observers.
+    /// [`Origin::Notification`]). A non-2.xx response (or one a layer marks
+    /// [`Response::ends_observation`]) ends the observation after it is sent
+    /// without Observe (section 3.2), which is how a deleted resource tells
+    /// its observers (4.04); a silenced one, or one whose class the
+    /// registration's No-Response option declines, is not sent. Returns the
+    /// number of observers.
     pub fn notify(
         &mut self,
         now: Instant,

@@ -19,7 +19,9 @@
 //! and a member without a Sender Context (a Monitor, RFC 10021 section 2.2)
 //! or without the Responder role cannot protect a response. The server layer
 //! then stays silent: it still hands a Monitor's verified requests to the
-//! application, and sends nothing protected.
+//! application, and answers nothing at all ([`crate::Response::no_response`]:
+//! a Confirmable request gets only the empty ACK that stops its
+//! retransmissions), by unicast as by multicast.
 
 use super::convert::{
     ConvertError, outer_request, packet_to_response, request_to_packet, response_to_packet,

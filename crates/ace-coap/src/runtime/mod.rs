@@ -244,7 +244,10 @@ impl Notifier {
 
     /// Notifies the observers of `path` with `response` (still passed
     /// through the handler chain's layers). A non-2.xx response ends the
-    /// observations, e.g. 4.04 when the resource is deleted.
+    /// observations, e.g. 4.04 when the resource is deleted: it goes out
+    /// without Observe (through OSCORE too, RFC 8613 section 4.1.3.5.2),
+    /// the endpoint deregisters the observers and the layers hear of it
+    /// ([`crate::Handler::observation_ended`]).
     pub fn notify_with(&self, path: &str, response: Response) {
         self.send(NotifyTarget::Resource(normalize(path)), Some(response));
     }
