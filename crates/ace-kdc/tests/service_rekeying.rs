@@ -10,6 +10,7 @@
 mod support;
 
 use ace_coap::Request;
+use ace_coap::tap::{Direction, MemorySink};
 use ace_kdc::admin::{self, Command};
 use ace_proto::Codec;
 use ace_proto::code::Code;
@@ -358,4 +359,88 @@ async fn operator_commands_reach_the_running_kdc() {
     .unwrap()
     .unwrap_err();
     assert!(err.to_string().contains("nosuch"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rekeying_reaches_a_member_restored_without_replay_state() {
+    let tap = std::sync::Arc::new(MemorySink::new());
+    let h = {
+        let tap = tap.clone();
+        ServiceHarness::start_tuned(support::GROUPS, move |o| o.tap(tap)).await
+    };
+    let c = h.client().await;
+    let m = c
+        .member(
+            &h.authority,
+            ClientKeys::ed25519(),
+            &[("g1", REQUESTER)],
+            h.now() + 600,
+        )
+        .await;
+    let (r, _) = c.join(&m, "g1", REQUESTER, None, true).await;
+    assert_eq!(r.code, Code::CREATED);
+    // The member restarts: its context with the KDC comes back from its
+    // state without a replay window.
+    c.restore_member(&m, 1000);
+    let mut reports = h.service.delivery_reports();
+    h.service
+        .execute(&Command::Rekey { group: "g1".into() })
+        .unwrap();
+    // The rekeying POST arrives all the same: the member challenged it
+    // with Echo, and the KDC's OSCORE client layer repeated it with the
+    // Echo value (RFC 8613 Appendix B.1.2, RFC 9175 section 2.4).
+    let pushed = c.next_pushed(WAIT).await.unwrap();
+    assert_eq!(
+        (pushed.member, pushed.method),
+        (m.channel.clone(), ace_coap::Method::Post)
+    );
+    assert_eq!(
+        RekeyingMessage::decode(&pushed.payload)
+            .unwrap()
+            .material
+            .num,
+        1
+    );
+    let report = tokio::time::timeout(WAIT, reports.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (report.targets, report.acknowledged, report.failed),
+        (1, 1, 0)
+    );
+    // On the wire: the KDC sent the POST twice (two exchanges, not a
+    // retransmission), and the member answered the first with a protected
+    // response under a Partial IV of its own (its 4.01 with Echo: a server
+    // without replay state must not reuse the request's nonce) and the
+    // second with the request's nonce (no Partial IV).
+    let member = c.endpoint.local_addr();
+    let decoded = |direction: Direction| -> Vec<ace_coap::wire::Message> {
+        tap.records()
+            .iter()
+            .filter(|r| r.direction == direction && r.peer == member)
+            .map(|r| ace_coap::wire::decode(&r.bytes).unwrap())
+            .filter(|m| m.options.contains(ace_coap::option::number::OSCORE))
+            .collect()
+    };
+    let posts: Vec<_> = decoded(Direction::Out)
+        .into_iter()
+        .filter(|m| m.code == 0x02)
+        .collect();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    assert_ne!(posts[0].mid, posts[1].mid);
+    let answers: Vec<_> = decoded(Direction::In)
+        .into_iter()
+        .filter(|m| posts.iter().any(|p| p.token == m.token))
+        .collect();
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    let partial_iv_len = |m: &ace_coap::wire::Message| {
+        m.options
+            .iter()
+            .find(|(n, _)| *n == ace_coap::option::number::OSCORE)
+            .and_then(|(_, v)| v.first().copied())
+            .map_or(0, |flags| flags & 0x07)
+    };
+    assert!(partial_iv_len(&answers[0]) > 0, "{answers:?}");
+    assert_eq!(partial_iv_len(&answers[1]), 0, "{answers:?}");
 }

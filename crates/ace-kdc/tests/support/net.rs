@@ -60,6 +60,8 @@ pub struct NetMember {
     pub n_s: Vec<u8>,
     /// The KDC's Recipient ID (ID2).
     pub kdc_id: Vec<u8>,
+    /// The parameters of its OSCORE context with the KDC.
+    pub params: group_oscore::ContextParams,
 }
 
 /// Protocol parameters for tests: short timers, NSTART raised so many
@@ -239,7 +241,24 @@ impl NetClient {
             n_s: resp.kdcchallenge.clone().unwrap_or_default(),
             keys,
             channel,
+            params,
         }))
+    }
+
+    /// `member`'s context with the KDC as a restarted member has it: the
+    /// same keys, its Sender Sequence Number resumed at `mark` (above any
+    /// number used before), and no replay state, so that it answers the
+    /// first request it receives with an Echo challenge (RFC 8613 Appendix
+    /// B.1.2).
+    pub fn restore_member(&self, member: &NetMember, mark: u64) {
+        self.contexts.remove(&member.channel);
+        self.contexts
+            .install_persistent(
+                &member.channel,
+                &member.params,
+                ace_coap::oscore::Persistence::restored(Box::new(group_oscore::Volatile), mark, 64),
+            )
+            .unwrap();
     }
 
     /// Sends `request` over `member`'s channel; a 4.01 with Echo (a KDC
