@@ -14,6 +14,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// mimalloc instead of the system allocator: the KDC allocates per request
+/// on every runtime thread and on the store's writer thread, where glibc's
+/// malloc spent about a tenth of the KDC's CPU time under load (arena
+/// locking and heap growth); see `BENCHMARKS.md`, section ace-kdc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Command-line arguments of `ace-kdc`.
 #[derive(Debug, Parser)]
 #[command(
