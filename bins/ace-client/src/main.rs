@@ -136,7 +136,10 @@ enum Cmd {
         /// Do not ask for the members' credentials in the Join Request.
         #[arg(long)]
         no_creds: bool,
-        /// Get a new token even if a valid one grants the roles.
+        /// Get a new token with an OSCORE context of its own even if a
+        /// valid one grants the roles. Without it, a group no token grants
+        /// updates the access rights of the token held (RFC 9203 section
+        /// 4.1): a new token POSTed over the existing OSCORE context.
         #[arg(long)]
         new_token: bool,
         /// Multicast address for group requests of this group.
@@ -592,11 +595,18 @@ async fn execute(client: &GroupClient, args: &Args) -> anyhow::Result<()> {
                     outcome.num,
                     hex::encode(&outcome.gid),
                     outcome.peers,
-                    if outcome.new_token { ", new access token" } else { "" }
+                    if outcome.access_rights_updated {
+                        ", access rights updated (new token over the same OSCORE context)"
+                    } else if outcome.new_token {
+                        ", new access token"
+                    } else {
+                        ""
+                    }
                 ),
                 json!({"group": group, "node": outcome.node, "created": outcome.created,
                        "sender_id": outcome.sender_id.as_ref().map(hex::encode), "num": outcome.num,
-                       "gid": hex::encode(&outcome.gid), "peers": outcome.peers, "new_token": outcome.new_token}),
+                       "gid": hex::encode(&outcome.gid), "peers": outcome.peers, "new_token": outcome.new_token,
+                       "access_rights_updated": outcome.access_rights_updated}),
             );
             Ok(())
         }

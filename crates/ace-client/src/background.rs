@@ -138,9 +138,10 @@ pub(crate) async fn observe(weak: Weak<Inner>, group: String) {
         if let Some(inner) = weak.upgrade() {
             inner.set_observing(&group, false);
         }
-        // The KDC lost it: at once; it ended: after a pause.
+        // The KDC lost it: at once; it ended: after a pause and a probe.
         if !lost {
             tokio::time::sleep(RETRY).await;
+            probe(&weak, &group).await;
         }
     }
 }
@@ -170,6 +171,9 @@ pub(crate) async fn observe_node(weak: Weak<Inner>, group: String) {
                 continue;
             }
         };
+        if let Some(inner) = weak.upgrade() {
+            inner.set_observing_node(&group, true);
+        }
         let mut lost = false;
         loop {
             let item = tokio::select! {
@@ -207,9 +211,26 @@ pub(crate) async fn observe_node(weak: Weak<Inner>, group: String) {
             inner.emit(event);
             return;
         }
+        if let Some(inner) = weak.upgrade() {
+            inner.set_observing_node(&group, false);
+        }
         if !lost {
             tokio::time::sleep(RETRY).await;
+            probe(&weak, &group).await;
         }
+    }
+}
+
+/// After an observation ended on its own: a safe request to the KDC first,
+/// so that an Echo challenge (the KDC restarted) is noticed and the other
+/// observations of the context are registered again too, before the
+/// registration that follows would answer the challenge unnoticed.
+async fn probe(weak: &Weak<Inner>, group: &str) {
+    let Some(inner) = weak.upgrade() else { return };
+    if member(&inner, group)
+        && let Err(e) = inner.fetch_num(group).await
+    {
+        tracing::debug!(group, error = %e, "KDC probe failed");
     }
 }
 

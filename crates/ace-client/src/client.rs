@@ -47,6 +47,10 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
+/// An access-rights update needs the token it updates to stay valid this
+/// long (seconds): a token about to expire is replaced instead.
+const UPDATE_MARGIN: u64 = 10;
+
 /// The label of each security context in the client's table.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Label {
@@ -93,6 +97,9 @@ pub(crate) struct Inner {
     group_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Groups whose `/ace-group/GROUPNAME` observation is registered.
     observing: Mutex<std::collections::HashSet<String>>,
+    /// Groups whose node resource observation (for eviction notices
+    /// without a `control_uri`) is registered.
+    observing_nodes: Mutex<std::collections::HashSet<String>>,
     /// Per group, bumped when its observations must be registered again
     /// (the KDC lost them); the observing tasks watch it.
     reobserve: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
@@ -224,6 +231,7 @@ impl GroupClient {
             group_locks: Mutex::new(HashMap::new()),
             unknown_kids: Mutex::new(HashMap::new()),
             observing: Mutex::new(std::collections::HashSet::new()),
+            observing_nodes: Mutex::new(std::collections::HashSet::new()),
             reobserve: Mutex::new(HashMap::new()),
             stopped: std::sync::atomic::AtomicBool::new(false),
             config,
@@ -337,9 +345,11 @@ impl GroupClient {
     }
 
     /// Whether the observation of `/ace-group/GROUPNAME` is registered at
-    /// the KDC (rekeying notifications reach this client).
+    /// the KDC (rekeying notifications reach this client), and, for a group
+    /// joined without a `control_uri`, the observation of the node resource
+    /// too (eviction notices reach it).
     pub fn is_observing(&self, group: &str) -> bool {
-        lock(&self.inner.observing).contains(group)
+        self.inner.is_observing(group) && self.inner.node_observation_in_place(group)
     }
 
     /// The version of the keying material held for `group`.
@@ -480,15 +490,57 @@ impl GroupClient {
                 .find(|s| s.grants(group, roles, now))
                 .cloned()
         };
-        let (session, new_token) = match reuse {
-            Some(s) => (s, false),
-            None => (
-                self.obtain_session(group, roles, &opts.more_groups).await?,
-                true,
-            ),
+        let (session, new_token, updated) = match reuse {
+            Some(s) => (s, false, false),
+            None => {
+                let update = self.update_candidate(&opts, now);
+                let updated = match update {
+                    Some(held) => match self
+                        .update_session(&held, group, roles, &opts.more_groups)
+                        .await
+                    {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            tracing::info!(
+                                group,
+                                error = %e,
+                                "access-rights update failed; getting a token with a new context"
+                            );
+                            None
+                        }
+                    },
+                    None => None,
+                };
+                match updated {
+                    Some(s) => (s, true, true),
+                    None => (
+                        self.obtain_session(group, roles, &opts.more_groups).await?,
+                        true,
+                        false,
+                    ),
+                }
+            }
         };
         let result = self.join_with(&session, group, roles, &opts).await;
         let joined = match result {
+            Err(e)
+                if updated
+                    && e.error_id() == Some(ErrorId::IncompatibleCredential)
+                    && !session.describes(group) =>
+            {
+                // The group's algorithms come with a token transfer that
+                // sets up a context (sign_info, kdc_dh_creds), not with an
+                // update: a pairwise-only group wants the MAC proof over
+                // the KDC's Diffie-Hellman key, which only such a transfer
+                // hands out. Join it under a token with its own context.
+                tracing::info!(group, error = %e, "joining under a token with a new context");
+                let session = self.obtain_session(group, roles, &opts.more_groups).await?;
+                let outcome = self.join_with(&session, group, roles, &opts).await?;
+                return Ok(JoinOutcome {
+                    new_token: true,
+                    ..outcome
+                });
+            }
             Err(e) if !new_token && e.code() == Some(Code::UNAUTHORIZED) => {
                 // The KDC no longer knows the token (expired or dropped):
                 // start over with a new one.
@@ -504,8 +556,86 @@ impl GroupClient {
         };
         Ok(JoinOutcome {
             new_token,
+            access_rights_updated: updated,
             ..joined
         })
+    }
+
+    /// The session whose access rights a join may update: the latest one
+    /// still valid for a while whose Input Material has an `id`.
+    fn update_candidate(&self, opts: &JoinOptions, now: u64) -> Option<KdcSession> {
+        if opts.new_token || !opts.update_access_rights {
+            return None;
+        }
+        lock(&self.inner.state)
+            .sessions
+            .iter()
+            .rev()
+            .find(|s| s.is_valid(now.saturating_add(UPDATE_MARGIN)) && s.material.id.is_some())
+            .cloned()
+    }
+
+    /// The access-rights update of `held` for `group` with `roles` (and
+    /// `more`) (RFC 9203 section 4.1; RFC 9594 section 3.3): the hints
+    /// (for the AS and a fresh `cnonce`), a token for the session's scope
+    /// plus the new entries with `req_cnf` naming the session's Input
+    /// Material, and its POST to `/authz-info` over the session's OSCORE
+    /// context, which stays: same Sender Sequence Numbers, replay window
+    /// and observations; its expiry becomes the new token's.
+    async fn update_session(
+        &self,
+        held: &KdcSession,
+        group: &str,
+        roles: u64,
+        more: &[(String, u64)],
+    ) -> Result<KdcSession, ClientError> {
+        let inner = &self.inner;
+        let kdc = inner.config.kdc;
+        let hints = AwaitHints::new(group, roles, more)?;
+        let response = inner
+            .client
+            .endpoint()
+            .request(kdc, hints.request())
+            .await
+            .map_err(|e| ClientError::transport("request without a token", e))?;
+        let token = hints.handle(&response, &inner.config)?.for_update(held)?;
+        let as_uri = token.as_uri().to_string();
+        let authority = inner
+            .config
+            .authority(&as_uri)
+            .ok_or_else(|| ClientError::UnknownAuthorizationServer(as_uri.clone()))?
+            .uri
+            .clone();
+        let response = inner
+            .client
+            .request(
+                Target::Uri(as_uri.clone()),
+                &Label::As(authority),
+                token.request(),
+            )
+            .await
+            .map_err(|e| op_error(&format!("POST {as_uri}"), e))?;
+        let update = token.handle(&response, self.now())?;
+        let label = Label::Kdc(held.id1.clone());
+        let response = inner
+            .client
+            .request(kdc, &label, update.request())
+            .await
+            .map_err(|e| op_error("POST /authz-info (access-rights update)", e))?;
+        let session = update.handle(&response, held)?;
+        inner.table.set_expiry(&label, Some(session.expires_at));
+        {
+            let mut st = lock(&inner.state);
+            if let Some(s) = st.sessions.iter_mut().find(|s| s.id1 == session.id1) {
+                *s = session.clone();
+            }
+        }
+        tracing::info!(
+            name = inner.config.name,
+            id1 = hex::encode(&session.id1),
+            "access rights updated over the OSCORE context with the KDC"
+        );
+        Ok(session)
     }
 
     async fn join_with(
@@ -542,6 +672,7 @@ impl GroupClient {
             gid: membership.gid().to_vec(),
             peers: membership.peers().count(),
             new_token: false,
+            access_rights_updated: false,
         };
         self.stop_tasks(group);
         self.inner
@@ -1719,6 +1850,7 @@ impl Inner {
 
     fn stop_tasks(&self, group: &str) {
         lock(&self.observing).remove(group);
+        lock(&self.observing_nodes).remove(group);
         lock(&self.reobserve).remove(group);
         let handles = lock(&self.tasks).remove(group).unwrap_or_default();
         let current = tokio::task::try_id();
@@ -1876,6 +2008,26 @@ impl Inner {
     /// Whether `group`'s observation is registered.
     pub(crate) fn is_observing(&self, group: &str) -> bool {
         lock(&self.observing).contains(group)
+    }
+
+    /// Records whether `group`'s node resource is observed.
+    pub(crate) fn set_observing_node(&self, group: &str, on: bool) {
+        let mut set = lock(&self.observing_nodes);
+        if on {
+            set.insert(group.to_string());
+        } else {
+            set.remove(group);
+        }
+    }
+
+    /// Whether eviction notices reach this client for `group`: through the
+    /// `control_uri`, or through the registered node observation.
+    fn node_observation_in_place(&self, group: &str) -> bool {
+        let control_uri = lock(&self.state)
+            .groups
+            .get(group)
+            .is_some_and(|g| g.control_uri);
+        control_uri || lock(&self.observing_nodes).contains(group)
     }
 
     /// Records whether `group` is observed.

@@ -295,6 +295,13 @@ pub struct JoinOptions {
     pub observe: Option<bool>,
     /// Get a new token even if a valid one grants the roles.
     pub new_token: bool,
+    /// When no valid token grants the roles but one is held for the KDC,
+    /// update its access rights (RFC 9203 section 4.1; RFC 9594 section
+    /// 3.3): a new token with the old scope plus this group, bound to the
+    /// same OSCORE_Input_Material, POSTed to `/authz-info` over the
+    /// existing OSCORE context, which stays. Off (or if the update fails):
+    /// a new token with its own OSCORE context. Default: on.
+    pub update_access_rights: bool,
     /// Where group requests go: a multicast address (RFC 7252 section 8).
     pub multicast: Option<SocketAddr>,
     /// Where group requests go when there is no multicast address: each
@@ -311,6 +318,7 @@ impl Default for JoinOptions {
             control_uri: None,
             observe: None,
             new_token: false,
+            update_access_rights: true,
             multicast: None,
             peers: Vec::new(),
         }

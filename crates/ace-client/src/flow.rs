@@ -7,6 +7,8 @@
 //!  AwaitHints --(4.01 + AS Request Creation Hints)--> AwaitToken
 //!  AwaitToken --(2.01 Access Information, cnf: osc)--> AwaitTokenTransfer
 //!  AwaitTokenTransfer --(2.01 nonce2, ID2, N_S, sign_info)--> KdcSession
+//!  AwaitToken + KdcSession -> AwaitUpdatedToken --(2.01, no cnf)--> AwaitRightsUpdate
+//!  AwaitRightsUpdate --(2.01 over the session's OSCORE context)--> KdcSession (new token)
 //!  KdcSession + group -> AwaitJoin --(2.01/2.04 Join Response, kdc_cred_verify ok)--> Joined
 //!                                  \--(4.00 with a new kdcchallenge)--> AwaitJoin (retry)
 //! ```
@@ -22,6 +24,11 @@
 //!   RFC 9594 section 3.3).
 //! * [`KdcSession`]: the OSCORE context with the KDC (RFC 9203 section 4.3)
 //!   and what the token grants.
+//! * [`AwaitUpdatedToken`], [`AwaitRightsUpdate`]: the access-rights update
+//!   of a session (RFC 9203 section 4.1, RFC 9594 section 3.3): a token
+//!   with the session's scope plus new entries, `req_cnf` naming the
+//!   session's Input Material by its `id`, POSTed to `/authz-info` over the
+//!   session's OSCORE context, which stays.
 //! * [`AwaitJoin`]: the Join Request with `client_cred`, `cnonce` and the
 //!   PoP over `scope | N_S | N_C` (RFC 9594 section 4.3.1); the response's
 //!   `kdc_cred_verify` must verify, or the join failed.
@@ -237,9 +244,14 @@ impl AwaitToken {
     /// (`application/ace+cbor`): `audience`, the AIF `scope`, `cnonce` from
     /// the hints, and `ace_profile` (null) to learn the profile.
     pub fn request(&self) -> Request {
+        self.token_request(None)
+    }
+
+    fn token_request(&self, req_cnf: Option<Confirmation>) -> Request {
         let body = AccessTokenRequest {
             audience: Some(self.audience.clone()),
             scope: Some(ScopeValue::group(&self.scope)),
+            req_cnf,
             ace_profile: true,
             cnonce: self.cnonce.clone(),
             ..AccessTokenRequest::default()
@@ -249,13 +261,48 @@ impl AwaitToken {
             .with_payload(body.encode())
     }
 
-    /// Reads the Access Information (RFC 9200 section 5.8.2): the token,
-    /// `cnf` with OSCORE_Input_Material (RFC 9203 section 3.2), the granted
-    /// scope (the requested one when absent, RFC 9594 section 3.2), which
-    /// must grant the roles asked for, and `expires_in` (the Group OSCORE
-    /// profile section 5: MUST), from which the token's expiry at `now`
-    /// follows.
-    pub fn handle(self, response: &Response, now: u64) -> Result<AwaitTokenTransfer, ClientError> {
+    /// Turns this token request into the one of an access-rights update of
+    /// `session` (RFC 9203 section 4.1; RFC 9594 section 3.3): the scope
+    /// asks for everything the session's token grants plus the new entries
+    /// (the new token replaces the old one at the KDC, which evicts members
+    /// whose roles it no longer grants), and `req_cnf` names the session's
+    /// OSCORE_Input_Material by its `id`, so that the new token is bound to
+    /// the same material and the OSCORE context with the KDC stays.
+    pub fn for_update(self, session: &KdcSession) -> Result<AwaitUpdatedToken, ClientError> {
+        let kid = session.material.id.clone().ok_or_else(|| {
+            ClientError::malformed(
+                "OSCORE_Input_Material",
+                "no id: the token cannot be named in an access-rights update",
+            )
+        })?;
+        let mut entries: Vec<ScopeEntry> = session.granted.entries.clone();
+        for wanted in &self.scope.entries {
+            let bits = wanted.aif_bits().unwrap_or(0);
+            match entries.iter_mut().find(|e| e.name == wanted.name) {
+                Some(e) => {
+                    let have = e.aif_bits().unwrap_or(0);
+                    *e = ScopeEntry::aif(e.name.clone(), have | bits);
+                }
+                None => entries.push(wanted.clone()),
+            }
+        }
+        let mut token = self;
+        token.scope = GroupScope::new(entries);
+        Ok(AwaitUpdatedToken {
+            token,
+            kid,
+            previous: session.granted.clone(),
+        })
+    }
+
+    /// The Access Information's checks common to a new token and an
+    /// updated one: 2.01, the profile, the granted scope (which must grant
+    /// the roles asked for), and the lifetime.
+    fn access_information(
+        &self,
+        response: &Response,
+        now: u64,
+    ) -> Result<(AccessTokenResponse, GroupScope, u64), ClientError> {
         if response.code != Code::CREATED {
             let error = ErrorResponse::decode(&response.payload).ok();
             return Err(ClientError::TokenRefused {
@@ -274,6 +321,35 @@ impl AwaitToken {
                 format!("ace_profile {profile}, this client implements coap_oscore (2)"),
             ));
         }
+        let granted = match &info.scope {
+            Some(value) => value
+                .group_scope()
+                .map_err(|e| ClientError::decode("granted scope", e))?,
+            None => self.scope.clone(),
+        };
+        if !granted.covers(&ScopeEntry::aif(self.group.clone(), self.roles)) {
+            return Err(ClientError::ScopeNotGranted {
+                group: self.group.clone(),
+                roles: roles::names(self.roles),
+            });
+        }
+        let lifetime = info.expires_in.ok_or(ClientError::Malformed {
+            what: "Access Information",
+            reason: "no expires_in (the client MUST NOT use a token of unknown lifetime, \
+                     RFC 9200 section 5.10.4)"
+                .into(),
+        })?;
+        Ok((info, granted, now.saturating_add(lifetime)))
+    }
+
+    /// Reads the Access Information (RFC 9200 section 5.8.2): the token,
+    /// `cnf` with OSCORE_Input_Material (RFC 9203 section 3.2), the granted
+    /// scope (the requested one when absent, RFC 9594 section 3.2), which
+    /// must grant the roles asked for, and `expires_in` (the Group OSCORE
+    /// profile section 5: MUST), from which the token's expiry at `now`
+    /// follows.
+    pub fn handle(self, response: &Response, now: u64) -> Result<AwaitTokenTransfer, ClientError> {
+        let (info, granted, expires_at) = self.access_information(response, now)?;
         let material = match info.cnf {
             Some(Confirmation::Osc(m)) => m,
             _ => {
@@ -286,29 +362,122 @@ impl AwaitToken {
         material
             .check_usable()
             .map_err(|e| ClientError::decode("OSCORE_Input_Material", e))?;
-        let granted = match &info.scope {
-            Some(value) => value
-                .group_scope()
-                .map_err(|e| ClientError::decode("granted scope", e))?,
-            None => self.scope.clone(),
-        };
-        if !granted.covers(&ScopeEntry::aif(self.group.clone(), self.roles)) {
-            return Err(ClientError::ScopeNotGranted {
-                group: self.group,
-                roles: roles::names(self.roles),
-            });
-        }
-        let lifetime = info.expires_in.ok_or(ClientError::Malformed {
-            what: "Access Information",
-            reason: "no expires_in (the client MUST NOT use a token of unknown lifetime, \
-                     RFC 9200 section 5.10.4)"
-                .into(),
-        })?;
         Ok(AwaitTokenTransfer {
             token: info.access_token,
             material,
             granted,
-            expires_at: now.saturating_add(lifetime),
+            expires_at,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Access-rights update
+// ---------------------------------------------------------------------------
+
+/// The token request of an access-rights update (RFC 9203 section 4.1):
+/// made by [`AwaitToken::for_update`].
+#[derive(Debug, Clone)]
+pub struct AwaitUpdatedToken {
+    token: AwaitToken,
+    kid: Vec<u8>,
+    previous: GroupScope,
+}
+
+impl AwaitUpdatedToken {
+    /// The AS's token endpoint.
+    pub fn as_uri(&self) -> &str {
+        self.token.as_uri()
+    }
+
+    /// The scope asked for: the session's plus the new entries.
+    pub fn scope(&self) -> &GroupScope {
+        &self.token.scope
+    }
+
+    /// The request: `POST /token` as for a new token, with `req_cnf`
+    /// naming the Input Material: `{3 (kid): id}`.
+    pub fn request(&self) -> Request {
+        self.token
+            .token_request(Some(Confirmation::Kid(self.kid.clone())))
+    }
+
+    /// Reads the Access Information of the updated token: no `cnf` (the
+    /// token is bound to the Input Material already held, RFC 9203 section
+    /// 4.1), a scope that grants the new roles and still everything the
+    /// session's token granted (else the KDC would evict this client from
+    /// its other groups), and the lifetime.
+    pub fn handle(self, response: &Response, now: u64) -> Result<AwaitRightsUpdate, ClientError> {
+        let (info, granted, expires_at) = self.token.access_information(response, now)?;
+        if info.cnf.is_some() {
+            return Err(ClientError::malformed(
+                "Access Information",
+                "cnf in the answer to an access-rights update: the token is not bound to the \
+                 Input Material held",
+            ));
+        }
+        if !granted.covers_all(&self.previous) {
+            return Err(ClientError::ScopeNotGranted {
+                group: self.token.group,
+                roles: "the roles of the token it replaces".into(),
+            });
+        }
+        Ok(AwaitRightsUpdate {
+            token: info.access_token,
+            granted,
+            expires_at,
+        })
+    }
+}
+
+/// The last phase of an access-rights update: the new token POSTed to the
+/// KDC's `/authz-info` over the existing OSCORE context (RFC 9203 section
+/// 4.1; RFC 9594 section 3.3).
+#[derive(Debug, Clone)]
+pub struct AwaitRightsUpdate {
+    token: Vec<u8>,
+    granted: GroupScope,
+    expires_at: u64,
+}
+
+impl AwaitRightsUpdate {
+    /// The granted scope.
+    pub fn granted(&self) -> &GroupScope {
+        &self.granted
+    }
+
+    /// The request: `POST /authz-info` with only the `access_token`
+    /// (`application/ace+cbor`), to be protected with the session's OSCORE
+    /// context.
+    pub fn request(&self) -> Request {
+        let body = TokenTransferRequest {
+            access_token: self.token.clone(),
+            ..TokenTransferRequest::default()
+        };
+        Request::post("/authz-info")
+            .with_content_format(cf::ACE_CBOR)
+            .with_payload(body.encode())
+    }
+
+    /// Reads the KDC's (decrypted) answer, 2.01 without payload, and
+    /// returns `session` bound to the new token: same OSCORE context, the
+    /// new scope and expiry.
+    pub fn handle(
+        self,
+        response: &Response,
+        session: &KdcSession,
+    ) -> Result<KdcSession, ClientError> {
+        if response.code != Code::CREATED {
+            return Err(rejection(
+                "POST /authz-info (access-rights update)",
+                response,
+            ));
+        }
+        Ok(KdcSession {
+            token: self.token,
+            granted: self.granted,
+            expires_at: self.expires_at,
+            ..session.clone()
         })
     }
 }
@@ -470,6 +639,15 @@ impl KdcSession {
     /// Whether the token is still valid at `now`.
     pub fn is_valid(&self, now: u64) -> bool {
         now < self.expires_at
+    }
+
+    /// Whether the token transfer described `group` (its `sign_info` or
+    /// `kdc_dh_creds` entry), so that the join knows how to prove
+    /// possession there. Groups added by an access-rights update are not
+    /// described (the KDC answers the update without payload).
+    pub fn describes(&self, group: &str) -> bool {
+        self.sign_info.iter().any(|e| e.id.contains(group))
+            || self.kdc_dh_creds.iter().any(|e| e.id.contains(group))
     }
 }
 

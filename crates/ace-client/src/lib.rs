@@ -40,6 +40,18 @@
 //! Interval; expired material is never used; a new Sender ID is requested
 //! on demand and before the Sender Sequence Numbers run out.
 //!
+//! A group the token held does not grant updates its access rights (RFC
+//! 9203 section 4.1; RFC 9594 section 3.3): fresh hints, a token for the
+//! old scope plus the group with `req_cnf` naming the token's Input
+//! Material, POSTed to `/authz-info` over the existing OSCORE context,
+//! whose expiry becomes the new token's
+//! ([`ace_coap::oscore::OscoreContexts::set_expiry`]); the context, its
+//! sequence numbers and observations stay. A pairwise-only group, whose
+//! proof of possession needs the KDC's Diffie-Hellman credential that only
+//! a token transfer with a new context hands out, is joined under a token
+//! with its own context ([`JoinOptions::update_access_rights`] turns the
+//! update off).
+//!
 //! Observations live in the KDC's memory (RFC 7641) and die when it
 //! restarts. The client notices when a safe request to the KDC (the `/num`
 //! poll, a GET of the keys...) meets an Echo challenge, which a restarted
@@ -96,10 +108,6 @@
 //!
 //! * Rekeying schemes other than Point-to-Point (RFC 9594 section 6.2):
 //!   a Join Response naming another one is refused.
-//! * Access-rights updates (RFC 9203 section 4.1): a group the current
-//!   token does not grant gets a new token (with its own OSCORE context
-//!   with the KDC); ask for several groups at once with
-//!   [`JoinOptions::more_groups`] to keep them under one token.
 //! * Textual scopes: the Group OSCORE profile uses AIF only.
 //! * `control_group_uri` (one-to-many rekeying) is recorded, not hosted.
 //!

@@ -31,6 +31,10 @@ pub struct JoinOutcome {
     /// Whether a new access token was obtained (hints, AS, token transfer)
     /// for this join, rather than an existing one reused.
     pub new_token: bool,
+    /// Whether that new token updated the access rights of a token held
+    /// (RFC 9203 section 4.1): posted over the existing OSCORE context with
+    /// the KDC, which was kept.
+    pub access_rights_updated: bool,
 }
 
 /// A member in a [`KeyingMaterialView`].

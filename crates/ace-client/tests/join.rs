@@ -70,12 +70,21 @@ async fn second_group_reuses_the_token_that_grants_it() {
     assert!(!second.new_token, "one token for both groups");
     assert_eq!(client.state().sessions.len(), 1);
     assert_eq!(client.groups(), vec!["g1".to_string(), "g2".to_string()]);
-    // A group the token does not grant needs a new token.
+    // A group the token does not grant needs a new token: it updates the
+    // access rights of the one held, over the same OSCORE context.
     let third = client.join("ges", MONITOR, JoinOptions::default()).await;
     match third {
-        Ok(o) => assert!(o.new_token),
+        Ok(o) => assert!(o.new_token && o.access_rights_updated),
         Err(e) => panic!("{e}"),
     }
+    assert_eq!(client.state().sessions.len(), 1);
+    // Without the update: a token with a context of its own.
+    let opts = JoinOptions {
+        update_access_rights: false,
+        ..JoinOptions::default()
+    };
+    let fourth = client.join("gb", MONITOR, opts).await.unwrap();
+    assert!(fourth.new_token && !fourth.access_rights_updated);
     assert_eq!(client.state().sessions.len(), 2);
 }
 
