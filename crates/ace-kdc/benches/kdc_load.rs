@@ -153,6 +153,9 @@ struct JoinRun {
     client_cores: f64,
     /// CPU seconds of the KDC per wall second.
     kdc_cores: f64,
+    /// Context switches of the KDC's threads per join (voluntary:
+    /// waiting for a socket, a lock or the store's writer).
+    kdc_switches_per_join: f64,
 }
 
 /// `total` token transfers and joins to `group` by `concurrency` client
@@ -179,6 +182,7 @@ async fn joins(
     let queue = Arc::new(std::sync::Mutex::new(work));
     let cpu0 = cpu_seconds();
     let kdc_cpu0 = process_cpu_seconds(pid);
+    let switches0 = context_switches(pid);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..concurrency {
@@ -229,12 +233,14 @@ async fn joins(
     }
     let wall = start.elapsed().as_secs_f64();
     let kdc_cpu = process_cpu_seconds(pid) - kdc_cpu0;
+    let switches = context_switches(pid).saturating_sub(switches0);
     let client_cpu = cpu_seconds() - cpu0;
     Some(JoinRun {
         rate: total as f64 / wall,
         kdc_cpu_per_join: kdc_cpu / total as f64,
         client_cores: client_cpu / wall,
         kdc_cores: kdc_cpu / wall,
+        kdc_switches_per_join: switches as f64 / total as f64,
     })
 }
 
@@ -337,6 +343,24 @@ async fn rekey(members: usize, endpoints: usize, rounds: usize) -> (Duration, Ve
     sorted.sort();
     running.service.shutdown().await;
     (sorted[sorted.len() / 2], times)
+}
+
+/// Context switches (voluntary and not) of all threads of a process.
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .map(|t| {
+            std::fs::read_to_string(t.path().join("status"))
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>()
+        })
+        .sum()
 }
 
 /// CPU seconds (user + system) a process has used.
@@ -501,7 +525,7 @@ fn main() {
             raw_kdc_signature_cost(Duration::from_secs(1))
         };
         println!(
-            "joins: {total} with {concurrency} concurrent clients, synchronous={}: {:.0} joins/s; ratio to the raw signature rate of a join on all cores {:.2} (raw {:.0}/s); KDC process: {:.0} us CPU per join, of which signatures {:.0} us (ratio {:.2}), {:.2} cores; load generator {:.2} cores",
+            "joins: {total} with {concurrency} concurrent clients, synchronous={}: {:.0} joins/s; ratio to the raw signature rate of a join on all cores {:.2} (raw {:.0}/s); KDC process: {:.0} us CPU per join, of which signatures {:.0} us (ratio {:.2}), {:.2} cores, {:.1} context switches per join; load generator {:.2} cores",
             if fsync { "FULL" } else { "NORMAL" },
             run.rate,
             run.rate / reference,
@@ -510,6 +534,7 @@ fn main() {
             kdc_raw * 1e6,
             kdc_raw / run.kdc_cpu_per_join,
             run.kdc_cores,
+            run.kdc_switches_per_join,
             run.client_cores,
         );
     }

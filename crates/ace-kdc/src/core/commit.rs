@@ -131,12 +131,23 @@ impl GroupCommit {
 
     fn enqueue(&self, epoch: u64, changes: Vec<Change>) -> Arc<Done> {
         let done = Arc::new(Done::default());
-        lock(&self.shared.queue).jobs.push(Job {
-            epoch,
-            changes,
-            done: done.clone(),
-        });
-        self.shared.cv.notify_one();
+        let queued = {
+            let mut q = lock(&self.shared.queue);
+            q.jobs.push(Job {
+                epoch,
+                changes,
+                done: done.clone(),
+            });
+            q.jobs.len()
+        };
+        // The writer waits for a first batch, then gathers until its window
+        // closes or GATHER_ENOUGH are queued; it checks the queue under the
+        // lock before each wait. So only the first batch and the one that
+        // makes enough need to wake it: waking it for every batch would
+        // cost a futex call and a context switch each, for nothing.
+        if queued == 1 || queued == GATHER_ENOUGH {
+            self.shared.cv.notify_one();
+        }
         done
     }
 
