@@ -186,6 +186,11 @@ impl Capture {
             .cloned()
     }
 
+    /// Time since the capture started (the `at` of what comes next).
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
     /// How many datagrams were captured (both copies counted).
     pub fn datagram_count(&self) -> usize {
         lock(&self.state).datagrams
@@ -287,6 +292,48 @@ impl Capture {
     }
 }
 
+/// What `actor` sent since `since` to others than `except` and that is
+/// not an empty message (an ACK or RST, RFC 7252 section 4): a Group OSCORE
+/// Monitor must send nothing else to the group's members (RFC 10021
+/// section 2.2: no protected message, and no error either). Each entry
+/// names the message and its destination.
+pub fn spoken(
+    snapshot: &Snapshot,
+    actor: &str,
+    since: Duration,
+    except: &[SocketAddr],
+) -> Vec<String> {
+    snapshot
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Datagram(d) => Some(d),
+            Event::Step { .. } => None,
+        })
+        .filter(|d| d.at >= since && d.direction == Direction::Out && d.actor == actor)
+        .filter(|d| !except.contains(&d.peer))
+        .filter_map(|d| {
+            let message = ace_coap::wire::decode(&d.bytes).ok();
+            let code = message.as_ref().map(|m| m.code);
+            if code == Some(0) {
+                return None;
+            }
+            let to = snapshot
+                .names
+                .get(&d.peer)
+                .cloned()
+                .unwrap_or_else(|| d.peer.to_string());
+            Some(format!(
+                "{} to {to}",
+                code.map_or_else(
+                    || "an undecodable datagram".to_string(),
+                    |c| { crate::report::flow::code_text(c) }
+                )
+            ))
+        })
+        .collect()
+}
+
 /// A copy of a capture's timeline.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
@@ -373,6 +420,45 @@ mod tests {
         assert_eq!(c.write_pcap(&path).unwrap(), 2);
         // Header + 2 records of 16 + 20 + 8 + 4 bytes.
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 24 + 2 * (16 + 32));
+    }
+
+    #[test]
+    fn what_a_monitor_said_besides_empty_messages() {
+        let c = Capture::new(None);
+        c.register("monitor", "127.0.0.1:1000".parse().unwrap(), true);
+        c.register("requester", "127.0.0.1:2000".parse().unwrap(), true);
+        c.register("KDC", "127.0.0.1:3000".parse().unwrap(), false);
+        let monitor = c.tap("monitor");
+        let since = c.elapsed();
+        // An empty ACK to a confirmable group request: allowed.
+        monitor.record(&rec(
+            Direction::Out,
+            "127.0.0.1:1000",
+            "127.0.0.1:2000",
+            b"\x60\x00\x00\x07",
+        ));
+        // Its own requests to the KDC (observations, /num): not counted.
+        monitor.record(&rec(
+            Direction::Out,
+            "127.0.0.1:1000",
+            "127.0.0.1:3000",
+            b"\x40\x01\x00\x08",
+        ));
+        let kdc: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        assert!(spoken(&c.snapshot(), "monitor", since, &[kdc]).is_empty());
+        // An unprotected 4.01 to the requester: reported.
+        monitor.record(&rec(
+            Direction::Out,
+            "127.0.0.1:1000",
+            "127.0.0.1:2000",
+            b"\x60\x81\x00\x09",
+        ));
+        assert_eq!(
+            spoken(&c.snapshot(), "monitor", since, &[kdc]),
+            vec!["4.01 Unauthorized to requester".to_string()]
+        );
+        // Nothing before `since` counts.
+        assert!(spoken(&c.snapshot(), "monitor", c.elapsed(), &[kdc]).is_empty());
     }
 
     #[test]

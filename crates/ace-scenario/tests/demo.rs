@@ -25,6 +25,17 @@ async fn the_demo_passes_in_process_within_five_seconds() {
         "demo in-process: {elapsed:?}, {} datagrams",
         run.report.datagrams
     );
+    // The Monitor sent the members nothing (no response, no error), as
+    // the capture of its endpoint shows.
+    assert!(
+        run.report
+            .steps
+            .iter()
+            .filter(|s| s.action == "send")
+            .all(|s| s.detail.contains("monitor sent nothing")),
+        "{}",
+        run.log
+    );
     // The diagram has a lifeline per actor and the steps of the join flow.
     let svg = std::fs::read_to_string(run.report.artifacts.svg.as_ref().unwrap()).unwrap();
     for text in [

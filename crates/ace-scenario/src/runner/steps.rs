@@ -959,6 +959,7 @@ impl World {
         extra_targets: &[std::net::SocketAddr],
     ) -> Result<(String, Vec<u8>), StepError> {
         self.learn_sender_ids(group);
+        let since = self.capture.elapsed();
         // A marker makes this step's request recognisable at the receivers.
         let body = format!("{payload} [step {}]", step.index).into_bytes();
         let replies = if let Some(e) = self.externals.get(client).cloned() {
@@ -1021,6 +1022,10 @@ impl World {
         if !wrong.is_empty() && responders.is_some() {
             problems.push(format!("error responses: {wrong:?}"));
         }
+        // The Monitors whose endpoint the capture sees sent nothing to
+        // the group's members: no response, no error (RFC 10021 section
+        // 2.2); at most empty ACKs to confirmable requests.
+        let quiet = self.silent_monitors(group, client, since, &mut problems);
         if !problems.is_empty() {
             return Err(StepError::Check(problems.join("; ")));
         }
@@ -1039,7 +1044,47 @@ impl World {
         if !not_seen_by.is_empty() {
             detail.push_str(&format!("; not readable by {}", not_seen_by.join(", ")));
         }
+        if !quiet.is_empty() {
+            detail.push_str(&format!("; {} sent nothing", quiet.join(", ")));
+        }
         Ok((detail, body))
+    }
+
+    /// Checks that the Monitors of `group` (other than `sender`) sent the
+    /// members nothing since `since` but empty messages, where the capture
+    /// sees their endpoints; adds a problem for each that did, and returns
+    /// those checked and silent.
+    fn silent_monitors(
+        &self,
+        group: &str,
+        sender: &str,
+        since: Duration,
+        problems: &mut Vec<String>,
+    ) -> Vec<String> {
+        let snapshot = self.capture.snapshot();
+        let infrastructure = [self.kdc.addr(), self.authority_addr()];
+        let mut quiet = Vec::new();
+        for ((name, g), m) in &self.memberships {
+            if g != group || name == sender || m.roles & MONITOR == 0 {
+                continue;
+            }
+            let Some(addr) = self.members.get(name).and_then(|m| m.local_addr()) else {
+                continue;
+            };
+            if !snapshot.tapped.contains(&addr) {
+                continue;
+            }
+            let said = crate::capture::spoken(&snapshot, name, since, &infrastructure);
+            if said.is_empty() {
+                quiet.push(name.clone());
+            } else {
+                problems.push(format!(
+                    "the Monitor {name} sent {} (a Monitor sends nothing, RFC 10021 section 2.2)",
+                    said.join(", ")
+                ));
+            }
+        }
+        quiet
     }
 
     async fn expire(

@@ -212,6 +212,11 @@ impl World {
         })
     }
 
+    /// The AS's address.
+    pub(crate) fn authority_addr(&self) -> SocketAddr {
+        self.authority.addr()
+    }
+
     /// The actors for the report.
     pub(crate) fn actors(&self) -> Vec<ActorRecord> {
         let mut out = vec![
