@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use ace_proto::keys::SIGNATURE_LEN;
+use ace_proto::keys::{SIGNATURE_LEN, VerifyingKey};
 use coap_lite::Packet;
 use zeroize::Zeroizing;
 
@@ -16,9 +16,9 @@ use super::countersign::{countersign_structure, xor_in_place};
 use super::member::{
     LookupResult, Member, MemberLookup, OwnIdentity, may_send_requests, may_send_responses,
 };
-use super::params::GroupParams;
+use super::params::{CountersignatureStructure, GroupParams};
 use crate::aad::{AadInput, GroupAad, aad_array, enc_structure};
-use crate::algorithm::Aead;
+use crate::algorithm::{Aead, Hkdf};
 use crate::context::{ECHO_LEN, finish_response, is_registration};
 use crate::derive::{InfoType, derive, info, keystream};
 use crate::error::{ContextError, DecodeFailure, ProtectError, UnprotectError};
@@ -675,21 +675,9 @@ impl GroupContext {
         }
     }
 
-    /// Verifies and decrypts a message of `mode` from member `kid`: the
-    /// countersignature first in group mode (RFC 10021 section 7.2), then
-    /// the AEAD.
-    #[allow(clippy::too_many_arguments)]
-    fn open(
-        &self,
-        payload: &[u8],
-        mode: Mode,
-        kid: &[u8],
-        aad_array: &[u8],
-        nonce_id: &[u8],
-        nonce_piv: &[u8],
-        keystream_id: &[u8],
-        is_request: bool,
-    ) -> Result<Vec<u8>, UnprotectError> {
+    /// What verifying and decrypting a message of `mode` from member `kid`
+    /// needs (RFC 10021 sections 4 and 7.2).
+    fn opening(&self, mode: Mode, kid: &[u8]) -> Result<Opening<'_>, UnprotectError> {
         let recipient = self
             .recipients
             .get(kid)
@@ -712,53 +700,43 @@ impl GroupContext {
                     .ok_or(UnprotectError::DecryptionFailed)?,
             ),
         };
-        let mut ciphertext = payload.to_vec();
-        if mode == Mode::Group {
-            if payload.len() < SIGNATURE_LEN + alg.tag_len() + 1 {
-                return Err(DecodeFailure::ShortPayload.into());
-            }
-            let mut signature = ciphertext.split_off(payload.len() - SIGNATURE_LEN);
-            let sekey = self
-                .signature_encryption_key
-                .as_ref()
-                .ok_or(UnprotectError::ModeUnavailable("group"))?;
-            let stream = keystream(
-                self.params.hkdf,
-                nonce_piv,
-                sekey,
-                keystream_id,
-                &self.params.gid,
-                is_request,
-                SIGNATURE_LEN,
-            );
-            xor_in_place(&mut signature, &stream);
-            let verifying = recipient
-                .member
-                .credential
-                .signature_key()
-                .ok_or(UnprotectError::SignatureInvalid)?;
-            let tbs = countersign_structure(self.params.countersignature, aad_array, &ciphertext);
-            verifying
-                .verify(&tbs, &signature)
-                .map_err(|_| UnprotectError::SignatureInvalid)?;
-        } else if payload.len() < alg.tag_len() + 1 {
-            return Err(DecodeFailure::ShortPayload.into());
-        }
-        let nonce = nonce(&self.common_iv, nonce_id, nonce_piv, alg.nonce_len())
-            .map_err(|_| UnprotectError::DecryptionFailed)?;
-        alg.decrypt(key, &nonce, &enc_structure(aad_array), &mut ciphertext)
-            .map_err(|_| UnprotectError::DecryptionFailed)?;
-        Ok(ciphertext)
+        let signature = match mode {
+            Mode::Group => Some(SignatureCheck {
+                key: recipient
+                    .member
+                    .credential
+                    .signature_key()
+                    .ok_or(UnprotectError::SignatureInvalid)?,
+                encryption_key: self
+                    .signature_encryption_key
+                    .as_deref()
+                    .map(Vec::as_slice)
+                    .ok_or(UnprotectError::ModeUnavailable("group"))?,
+                hkdf: self.params.hkdf,
+                gid: &self.params.gid,
+                structure: self.params.countersignature,
+            }),
+            Mode::Pairwise => None,
+        };
+        Ok(Opening {
+            alg,
+            key,
+            common_iv: &self.common_iv,
+            signature,
+        })
     }
 
-    /// Verifies a request whose 'kid context' names this context (RFC 10021
-    /// sections 7.2 and 8.4).
-    pub(crate) fn unprotect_request(
+    /// The first step of verifying a request whose 'kid context' names this
+    /// context (RFC 10021 sections 7.2 and 8.4): the checks against the context's state (identifiers,
+    /// roles, the replay window), the Recipient Context created on first
+    /// contact, the pairwise keys, and the AAD. What it returns verifies
+    /// the countersignature and decrypts without the context.
+    pub(crate) fn check_request(
         &mut self,
         request: &Packet,
         option: OscoreOption,
         lookup: Option<&mut (dyn MemberLookup + '_)>,
-    ) -> Result<(Packet, ServerExchange), UnprotectError> {
+    ) -> Result<PendingRequest, UnprotectError> {
         let piv = option
             .partial_iv
             .clone()
@@ -779,12 +757,16 @@ impl GroupContext {
         }
         let mode = self.received_mode(&option)?;
         let created = self.recipient_for(&kid, lookup)?;
-        let result = self.verify_request(request, &option, mode, &kid, piv, kid_context);
-        if created
-            && result
-                .as_ref()
-                .is_err_and(|e| !matches!(e, UnprotectError::EchoRequired(_)))
-        {
+        let result = self.prepare(
+            request,
+            &option,
+            mode,
+            kid.clone(),
+            piv,
+            kid_context,
+            created,
+        );
+        if created && result.is_err() {
             // RFC 10021 section 7.2: a Recipient Context created for a message
             // that does not verify MAY be deleted, without invalidating the
             // replay windows of later ones.
@@ -793,73 +775,121 @@ impl GroupContext {
         result
     }
 
-    fn verify_request(
+    #[allow(clippy::too_many_arguments)]
+    fn prepare(
         &mut self,
         request: &Packet,
         option: &OscoreOption,
         mode: Mode,
-        kid: &[u8],
+        kid: Vec<u8>,
         piv: Vec<u8>,
         kid_context: Vec<u8>,
-    ) -> Result<(Packet, ServerExchange), UnprotectError> {
+        created: bool,
+    ) -> Result<PendingRequest, UnprotectError> {
         let recipient = self
             .recipients
-            .get(kid)
+            .get(&kid)
             .ok_or(UnprotectError::ContextNotFound)?;
         if !may_send_requests(recipient.member.roles) {
             return Err(UnprotectError::RoleNotAuthorized("request"));
         }
         let seq = piv_value(&piv);
-        let fresh = match recipient.replay.check(seq) {
-            Ok(()) => true,
-            Err(ReplayError::Uninitialized) => false,
+        match recipient.replay.check(seq) {
+            Ok(()) | Err(ReplayError::Uninitialized) => {}
             Err(e) => return Err(UnprotectError::Replay(e)),
-        };
+        }
         if mode == Mode::Pairwise {
-            self.ensure_pairwise(kid)
+            self.ensure_pairwise(&kid)
                 .map_err(|_| UnprotectError::DecryptionFailed)?;
         }
         let option_value = option.encode().map_err(DecodeFailure::from)?;
         let sender_cred = self
             .recipients
-            .get(kid)
+            .get(&kid)
             .map(|r| r.member.credential.bytes().to_vec())
             .ok_or(UnprotectError::ContextNotFound)?;
         let aad_array = aad_array(
             &self.group_aad(&kid_context, &option_value, &sender_cred),
-            kid,
+            &kid,
             &piv,
             b"",
         );
-        let plaintext = self.open(
-            &request.payload,
-            mode,
-            kid,
-            &aad_array,
-            kid,
-            &piv,
-            kid,
-            true,
-        )?;
-        let plaintext = message::decode_plaintext(&plaintext).map_err(DecodeFailure::from)?;
-        let mut decrypted = message::merge(request, plaintext, MessageKind::Request)
-            .map_err(DecodeFailure::from)?;
+        let opening = OwnedOpening::from(&self.opening(mode, &kid)?);
+        Ok(PendingRequest {
+            request: request.clone(),
+            aad_array,
+            opening,
+            check: RequestCheck {
+                gid: kid_context,
+                kid,
+                piv,
+                seq,
+                group_mode: mode == Mode::Group,
+                created,
+                credential: sender_cred,
+            },
+        })
+    }
+
+    /// The last step of verifying a request: with the context locked again,
+    /// the checks of [`GroupContext::check_request`] are made again (the
+    /// Recipient Context and its credential unchanged, the roles, the
+    /// replay window, which other requests may have moved meanwhile), and
+    /// the window is updated (RFC 8613 section 7.4: validation and update
+    /// are atomic; only after successful verification). A Recipient Context
+    /// created for a request that did not verify is deleted.
+    pub(crate) fn finish_request(
+        &mut self,
+        verification: Verification,
+    ) -> Result<(Packet, ServerExchange), UnprotectError> {
+        let (check, outcome) = match verification.0 {
+            Ok(v) => (v.check, Ok(v.decrypted)),
+            Err(f) => (f.check, Err(f.error)),
+        };
+        let same = self
+            .recipients
+            .get(&check.kid)
+            .is_some_and(|r| r.member.credential.bytes() == check.credential.as_slice());
+        if check.gid != self.params.gid || !same {
+            // Removed or replaced while the request was verified.
+            return Err(outcome.err().unwrap_or(UnprotectError::ContextNotFound));
+        }
+        let mut decrypted = match outcome {
+            Ok(d) => d,
+            Err(e) => {
+                if check.created && !matches!(e, UnprotectError::EchoRequired(_)) {
+                    self.recipients.remove(&check.kid);
+                }
+                return Err(e);
+            }
+        };
+        let pairwise_available = self.params.has_pairwise_mode();
+        let own_sender_id = self.own.sender_id.clone();
+        let Some(recipient) = self.recipients.get_mut(&check.kid) else {
+            return Err(UnprotectError::ContextNotFound);
+        };
+        if !may_send_requests(recipient.member.roles) {
+            return Err(UnprotectError::RoleNotAuthorized("request"));
+        }
+        let fresh = match recipient.replay.check(check.seq) {
+            Ok(()) => true,
+            Err(ReplayError::Uninitialized) => false,
+            Err(e) => return Err(UnprotectError::Replay(e)),
+        };
+        let group_mode = check.group_mode;
+        let seq = check.seq;
         let mut exchange = ServerExchange {
-            request_kid: kid.to_vec(),
-            request_piv: piv,
-            request_kid_context: Some(kid_context),
+            request_kid: check.kid,
+            request_piv: check.piv,
             observe: is_registration(&decrypted),
             nonce_reusable: fresh,
             responses_sent: 0,
             group: Some(GroupServerInfo {
-                verified_gid: self.params.gid.clone(),
-                group_mode: mode == Mode::Group,
-                sender_id: self.own.sender_id.clone(),
+                verified_gid: check.gid.clone(),
+                group_mode,
+                sender_id: own_sender_id,
             }),
-        };
-        let pairwise_available = self.params.has_pairwise_mode();
-        let Some(recipient) = self.recipients.get_mut(kid) else {
-            return Err(UnprotectError::ContextNotFound);
+            request_kid_context: Some(check.gid),
         };
         if fresh {
             recipient.replay.accept(seq);
@@ -869,7 +899,7 @@ impl GroupContext {
         // a unicast request echoing our Echo value, in pairwise mode when the
         // group has it.
         let echoed = message::first_option(&decrypted, ECHO).cloned();
-        let mode_ok = mode == Mode::Pairwise || !pairwise_available;
+        let mode_ok = !group_mode || !pairwise_available;
         match (&recipient.echo, echoed) {
             (Some(expected), Some(got)) if *expected == got && mode_ok => {
                 recipient.replay.initialize_from(seq);
@@ -1090,10 +1120,8 @@ impl GroupContext {
                 exchange.request_piv.as_slice(),
             ),
         };
-        let plaintext = self.open(
+        let plaintext = self.opening(mode, kid)?.open(
             &response.payload,
-            mode,
-            kid,
             &aad_array,
             nonce_id,
             nonce_piv,
@@ -1137,5 +1165,230 @@ impl GroupContext {
             .filter(|m| !stale.contains(&m.sender_id))
             .collect();
         Self::new(params, own, members)
+    }
+}
+
+/// What opening a message needs, borrowed from the context (RFC 10021
+/// sections 4 and 7.2): the AEAD and key of its mode and, in group mode,
+/// the countersignature check.
+struct Opening<'a> {
+    alg: &'static dyn Aead,
+    key: &'a [u8],
+    common_iv: &'a [u8],
+    signature: Option<SignatureCheck<'a>>,
+}
+
+/// The countersignature check of a group-mode message.
+struct SignatureCheck<'a> {
+    key: &'a VerifyingKey,
+    encryption_key: &'a [u8],
+    hkdf: Hkdf,
+    gid: &'a [u8],
+    structure: CountersignatureStructure,
+}
+
+impl Opening<'_> {
+    /// Verifies the countersignature (group mode) first, as RFC 10021
+    /// section 7.2 recommends, then decrypts.
+    fn open(
+        &self,
+        payload: &[u8],
+        aad_array: &[u8],
+        nonce_id: &[u8],
+        nonce_piv: &[u8],
+        keystream_id: &[u8],
+        is_request: bool,
+    ) -> Result<Vec<u8>, UnprotectError> {
+        let alg = self.alg;
+        let mut ciphertext = payload.to_vec();
+        if let Some(check) = &self.signature {
+            if payload.len() < SIGNATURE_LEN + alg.tag_len() + 1 {
+                return Err(DecodeFailure::ShortPayload.into());
+            }
+            let mut signature = ciphertext.split_off(payload.len() - SIGNATURE_LEN);
+            let stream = keystream(
+                check.hkdf,
+                nonce_piv,
+                check.encryption_key,
+                keystream_id,
+                check.gid,
+                is_request,
+                SIGNATURE_LEN,
+            );
+            xor_in_place(&mut signature, &stream);
+            let tbs = countersign_structure(check.structure, aad_array, &ciphertext);
+            check
+                .key
+                .verify(&tbs, &signature)
+                .map_err(|_| UnprotectError::SignatureInvalid)?;
+        } else if payload.len() < alg.tag_len() + 1 {
+            return Err(DecodeFailure::ShortPayload.into());
+        }
+        let nonce = nonce(self.common_iv, nonce_id, nonce_piv, alg.nonce_len())
+            .map_err(|_| UnprotectError::DecryptionFailed)?;
+        alg.decrypt(self.key, &nonce, &enc_structure(aad_array), &mut ciphertext)
+            .map_err(|_| UnprotectError::DecryptionFailed)?;
+        Ok(ciphertext)
+    }
+}
+
+/// An [`Opening`] that owns its keys, to verify away from the context.
+struct OwnedOpening {
+    alg: &'static dyn Aead,
+    key: Zeroizing<Vec<u8>>,
+    common_iv: Vec<u8>,
+    signature: Option<OwnedSignatureCheck>,
+}
+
+struct OwnedSignatureCheck {
+    key: VerifyingKey,
+    encryption_key: Zeroizing<Vec<u8>>,
+    hkdf: Hkdf,
+    gid: Vec<u8>,
+    structure: CountersignatureStructure,
+}
+
+impl From<&Opening<'_>> for OwnedOpening {
+    fn from(o: &Opening<'_>) -> Self {
+        Self {
+            alg: o.alg,
+            key: Zeroizing::new(o.key.to_vec()),
+            common_iv: o.common_iv.to_vec(),
+            signature: o.signature.as_ref().map(|c| OwnedSignatureCheck {
+                key: c.key.clone(),
+                encryption_key: Zeroizing::new(c.encryption_key.to_vec()),
+                hkdf: c.hkdf,
+                gid: c.gid.to_vec(),
+                structure: c.structure,
+            }),
+        }
+    }
+}
+
+impl OwnedOpening {
+    fn borrow(&self) -> Opening<'_> {
+        Opening {
+            alg: self.alg,
+            key: &self.key,
+            common_iv: &self.common_iv,
+            signature: self.signature.as_ref().map(|c| SignatureCheck {
+                key: &c.key,
+                encryption_key: &c.encryption_key,
+                hkdf: c.hkdf,
+                gid: &c.gid,
+                structure: c.structure,
+            }),
+        }
+    }
+}
+
+/// What [`GroupContext::finish_request`] checks again.
+struct RequestCheck {
+    gid: Vec<u8>,
+    kid: Vec<u8>,
+    piv: Vec<u8>,
+    seq: u64,
+    group_mode: bool,
+    created: bool,
+    /// The sender's credential when the request was checked: a Recipient
+    /// Context replaced meanwhile does not accept it.
+    credential: Vec<u8>,
+}
+
+/// A request that passed the checks against the group's state
+/// ([`super::GroupSecurity::check_request`]) and is ready to be verified
+/// without it ([`PendingRequest::verify`]): the countersignature and the
+/// decryption, the costly part, need no lock on the context, so requests
+/// from several members (or several from one) are verified in parallel
+/// (RFC 10021 section 7.2; RFC 8613 section 7.4 asks only that the replay
+/// window's validation and update be atomic, which
+/// [`super::GroupSecurity::finish_request`] does).
+pub struct PendingRequest {
+    request: Packet,
+    aad_array: Vec<u8>,
+    opening: OwnedOpening,
+    check: RequestCheck,
+}
+
+impl std::fmt::Debug for PendingRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingRequest")
+            .field("gid", &self.check.gid)
+            .field("kid", &self.check.kid)
+            .field("piv", &self.check.piv)
+            .field("group_mode", &self.check.group_mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingRequest {
+    /// Verifies the countersignature (group mode) and decrypts. Pure: the
+    /// result goes to [`super::GroupSecurity::finish_request`], which
+    /// accepts it only if the replay window still allows.
+    pub fn verify(self) -> Verification {
+        let Self {
+            request,
+            aad_array,
+            opening,
+            check,
+        } = self;
+        let decrypted = opening
+            .borrow()
+            .open(
+                &request.payload,
+                &aad_array,
+                &check.kid,
+                &check.piv,
+                &check.kid,
+                true,
+            )
+            .and_then(|plaintext| {
+                let plaintext =
+                    message::decode_plaintext(&plaintext).map_err(DecodeFailure::from)?;
+                Ok(message::merge(&request, plaintext, MessageKind::Request)
+                    .map_err(DecodeFailure::from)?)
+            });
+        Verification(match decrypted {
+            Ok(decrypted) => Ok(VerifiedRequest { check, decrypted }),
+            Err(error) => Err(FailedRequest { check, error }),
+        })
+    }
+
+    /// The Gid of the context that checked the request.
+    pub fn gid(&self) -> &[u8] {
+        &self.check.gid
+    }
+}
+
+struct VerifiedRequest {
+    check: RequestCheck,
+    decrypted: Packet,
+}
+
+struct FailedRequest {
+    check: RequestCheck,
+    error: UnprotectError,
+}
+
+/// The outcome of [`PendingRequest::verify`], for
+/// [`super::GroupSecurity::finish_request`].
+pub struct Verification(Result<VerifiedRequest, FailedRequest>);
+
+impl std::fmt::Debug for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Ok(v) => write!(f, "Verification(ok, kid {:?})", v.check.kid),
+            Err(e) => write!(f, "Verification({})", e.error),
+        }
+    }
+}
+
+impl Verification {
+    /// The Gid of the context that checked the request.
+    pub fn gid(&self) -> &[u8] {
+        match &self.0 {
+            Ok(v) => &v.check.gid,
+            Err(f) => &f.check.gid,
+        }
     }
 }

@@ -39,7 +39,7 @@ mod member;
 mod params;
 mod security;
 
-pub use context::{GroupContext, RequestMode, ResponseMode};
+pub use context::{GroupContext, PendingRequest, RequestMode, ResponseMode, Verification};
 pub use member::{Credential, LookupResult, Member, MemberLookup, OwnIdentity};
 pub use params::{
     CRED_FMT_KCCS, CountersignatureStructure, GroupParams, KeyAgreement, gid_from_prefix_and_epoch,

@@ -5,7 +5,7 @@
 use coap_lite::Packet;
 use zeroize::Zeroizing;
 
-use super::context::{GroupContext, RequestMode, ResponseMode};
+use super::context::{GroupContext, PendingRequest, RequestMode, ResponseMode, Verification};
 use super::member::{Member, MemberLookup, OwnIdentity};
 use super::params::GroupParams;
 use crate::context::read_option;
@@ -313,11 +313,25 @@ impl GroupSecurity {
 
     /// Verifies a request: the 'kid context' selects the current context or,
     /// during its grace period, the previous one (RFC 10021 section 14.5);
-    /// an unknown Gid is answered with 4.01.
+    /// an unknown Gid is answered with 4.01. The same as
+    /// [`GroupSecurity::check_request`], [`PendingRequest::verify`] and
+    /// [`GroupSecurity::finish_request`] in a row.
     pub fn unprotect_request(
         &mut self,
         request: &Packet,
     ) -> Result<(Packet, ServerExchange), UnprotectError> {
+        let pending = self.check_request(request)?;
+        self.finish_request(pending.verify())
+    }
+
+    /// The first step of verifying a request, for callers that verify away
+    /// from the state (the state behind a lock shared by concurrent
+    /// requests): the checks against the state (Gid, Sender ID, roles,
+    /// replay window) and what the verification needs. Then
+    /// [`PendingRequest::verify`] (no state: the countersignature and the
+    /// decryption, the costly part) and [`GroupSecurity::finish_request`]
+    /// (the checks again, and the replay window update).
+    pub fn check_request(&mut self, request: &Packet) -> Result<PendingRequest, UnprotectError> {
         let option = read_option(request)?;
         let gid = option
             .kid_context
@@ -325,12 +339,31 @@ impl GroupSecurity {
             .ok_or(DecodeFailure::MissingField("kid context"))?;
         let lookup = self.lookup.as_deref_mut();
         if gid == self.current.gid() {
-            return self.current.unprotect_request(request, option, lookup);
+            return self.current.check_request(request, option, lookup);
         }
         match self.previous.as_mut() {
-            Some(p) if gid == p.context.gid() => {
-                p.context.unprotect_request(request, option, lookup)
-            }
+            Some(p) if gid == p.context.gid() => p.context.check_request(request, option, lookup),
+            _ => Err(UnprotectError::ContextNotFound),
+        }
+    }
+
+    /// The last step of verifying a request checked by
+    /// [`GroupSecurity::check_request`]: the context that checked it must
+    /// still be here (a rekeying or the end of the grace period meanwhile
+    /// gives 4.01 "Security context not found"), with the same Recipient
+    /// Context; the replay window is checked again and updated atomically
+    /// (RFC 8613 section 7.4), so two copies of a request verified in
+    /// parallel are accepted once.
+    pub fn finish_request(
+        &mut self,
+        verification: Verification,
+    ) -> Result<(Packet, ServerExchange), UnprotectError> {
+        let gid = verification.gid().to_vec();
+        if gid == self.current.gid() {
+            return self.current.finish_request(verification);
+        }
+        match self.previous.as_mut() {
+            Some(p) if gid == p.context.gid() => p.context.finish_request(verification),
             _ => Err(UnprotectError::ContextNotFound),
         }
     }
