@@ -43,9 +43,10 @@ use crate::block::BlockOption;
 use crate::option::number;
 use crate::request::{Request, SecurityIdentity};
 use crate::response::{Code, Response};
-use crate::runtime::{CoapEndpoint, Observation, RequestError, RequestOptions, Target};
+use crate::runtime::{
+    CoapEndpoint, Observation, RequestError, RequestOptions, Target, resolve_target,
+};
 use crate::security::{ClientExchangeLayer, ClientLayer, LayerError};
-use crate::uri::{self, Host};
 use group_oscore::group::RequestMode;
 use group_oscore::{ClientExchange, ProtectError, UnprotectError};
 use std::net::SocketAddr;
@@ -428,39 +429,6 @@ impl<L: Label> std::fmt::Debug for OscoreClient<L> {
     }
 }
 
-/// Resolves a target as [`CoapEndpoint::request`] does, before protection:
-/// the URI's path and query are Class E and go inside, a host name becomes
-/// the (Class U) Uri-Host.
-async fn resolve(
-    target: Target,
-    mut request: Request,
-) -> Result<(SocketAddr, Request), RequestError> {
-    match target {
-        Target::Addr(a) => Ok((a, request)),
-        Target::Uri(u) => {
-            let parsed = uri::parse(&u)?;
-            if !parsed.path.is_empty() || request.path.is_empty() {
-                request.path = parsed.path;
-            }
-            request.query.extend(parsed.query);
-            let addr = match parsed.host {
-                Host::Ip(ip) => SocketAddr::new(ip, parsed.port),
-                Host::Name(name) => {
-                    if !request.options.contains(number::URI_HOST) {
-                        request.options.push(number::URI_HOST, name.as_bytes());
-                    }
-                    let found = tokio::net::lookup_host((name.clone(), parsed.port))
-                        .await
-                        .ok()
-                        .and_then(|mut addrs| addrs.next());
-                    found.ok_or(RequestError::Resolve(name))?
-                }
-            };
-            Ok((addr, request))
-        }
-    }
-}
-
 impl<L: Label> OscoreClient<L> {
     /// A client sending through `endpoint` with the contexts of `table`.
     pub fn new(endpoint: CoapEndpoint, table: Arc<OscoreContexts<L>>) -> Self {
@@ -510,7 +478,7 @@ impl<L: Label> OscoreClient<L> {
         request: Request,
         options: RequestOptions,
     ) -> Result<Response, ClientError> {
-        let (destination, request) = resolve(target.into(), request).await?;
+        let (destination, request) = resolve_target(target.into(), request).await?;
         let entry = self.entry(label)?;
         let first = self.once(destination, &entry, &request, options).await?;
         let Some(echo) = echo_challenge(&first) else {
@@ -616,7 +584,7 @@ impl<L: Label> OscoreClient<L> {
         label: &L,
         request: Request,
     ) -> Result<OscoreObservation<L>, ClientError> {
-        let (destination, mut request) = resolve(target.into(), request).await?;
+        let (destination, mut request) = resolve_target(target.into(), request).await?;
         request.options.set_uint(number::OBSERVE, 0);
         let entry = self.entry(label)?;
         let mut observation = self.register(destination, &entry, &request).await?;
@@ -744,7 +712,7 @@ impl<L: Label> OscoreClient<L> {
         request: Request,
         mode: RequestMode,
     ) -> Result<GroupReply, ClientError> {
-        let (destination, request) = resolve(target.into(), request).await?;
+        let (destination, request) = resolve_target(target.into(), request).await?;
         let member = self.member(label)?;
         let first = self
             .group_once(destination, &member, &request, &mode)

@@ -454,37 +454,6 @@ impl CoapEndpoint {
         ExchangeId(self.inner.next_id.fetch_add(1, Ordering::Relaxed))
     }
 
-    /// Resolves a target and applies a URI's path, query and host.
-    async fn resolve(
-        target: Target,
-        mut request: Request,
-    ) -> Result<(SocketAddr, Request), RequestError> {
-        match target {
-            Target::Addr(a) => Ok((a, request)),
-            Target::Uri(u) => {
-                let parsed = uri::parse(&u)?;
-                if !parsed.path.is_empty() || request.path.is_empty() {
-                    request.path = parsed.path;
-                }
-                request.query.extend(parsed.query);
-                let addr = match parsed.host {
-                    Host::Ip(ip) => SocketAddr::new(ip, parsed.port),
-                    Host::Name(name) => {
-                        if !request.options.contains(number::URI_HOST) {
-                            request.options.push(number::URI_HOST, name.as_bytes());
-                        }
-                        let found = tokio::net::lookup_host((name.clone(), parsed.port))
-                            .await
-                            .ok()
-                            .and_then(|mut addrs| addrs.next());
-                        found.ok_or(RequestError::Resolve(name))?
-                    }
-                };
-                Ok((addr, request))
-            }
-        }
-    }
-
     fn protect(
         &self,
         destination: SocketAddr,
@@ -522,7 +491,7 @@ impl CoapEndpoint {
         request: Request,
         options: RequestOptions,
     ) -> Result<Response, RequestError> {
-        let (destination, request) = Self::resolve(target.into(), request).await?;
+        let (destination, request) = resolve_target(target.into(), request).await?;
         let (response, again) = self
             .request_once(destination, request, options, true)
             .await?;
@@ -608,7 +577,7 @@ impl CoapEndpoint {
         request: Request,
         no_response: u8,
     ) -> Result<Observation, RequestError> {
-        let (destination, request) = Self::resolve(target.into(), request).await?;
+        let (destination, request) = resolve_target(target.into(), request).await?;
         let (id, rx, layer) = self.start_observation(destination, request, no_response)?;
         Ok(Observation {
             id,
@@ -883,6 +852,40 @@ impl Drop for Observation {
     fn drop(&mut self) {
         if !self.done {
             let _ = self.tx.send(Command::Cancel(self.id));
+        }
+    }
+}
+
+/// Resolves a target and applies a URI's path, query and host: the path and
+/// query go into the request, a host name becomes Uri-Host (and is looked
+/// up). Shared by [`CoapEndpoint`] and the OSCORE client, which resolves
+/// before protecting (path and query are Class E, Uri-Host Class U).
+pub(crate) async fn resolve_target(
+    target: Target,
+    mut request: Request,
+) -> Result<(SocketAddr, Request), RequestError> {
+    match target {
+        Target::Addr(a) => Ok((a, request)),
+        Target::Uri(u) => {
+            let parsed = uri::parse(&u)?;
+            if !parsed.path.is_empty() || request.path.is_empty() {
+                request.path = parsed.path;
+            }
+            request.query.extend(parsed.query);
+            let addr = match parsed.host {
+                Host::Ip(ip) => SocketAddr::new(ip, parsed.port),
+                Host::Name(name) => {
+                    if !request.options.contains(number::URI_HOST) {
+                        request.options.push(number::URI_HOST, name.as_bytes());
+                    }
+                    let found = tokio::net::lookup_host((name.clone(), parsed.port))
+                        .await
+                        .ok()
+                        .and_then(|mut addrs| addrs.next());
+                    found.ok_or(RequestError::Resolve(name))?
+                }
+            };
+            Ok((addr, request))
         }
     }
 }
