@@ -1,20 +1,18 @@
 //! A client of the AS over CoAP + OSCORE for the network tests: the peer
 //! side of a pre-established context of the configuration, requests
-//! protected with it, an Echo challenge answered once (RFC 8613 Appendix
-//! B.1.2).
+//! protected with it. The client layer answers an Echo challenge itself
+//! (RFC 8613 Appendix B.1.2, RFC 9175 section 2.4) by sending the request
+//! again; [`AsClient::echoes`] counts those repeats on the wire.
 #![allow(dead_code, clippy::unwrap_used)] // shared by several tests; tests may unwrap
 
 use ace_as::config::OscoreContextConfig;
 use ace_coap::oscore::OscoreContexts;
+use ace_coap::tap::{Direction, MemorySink};
 use ace_coap::{CoapEndpoint, EndpointConfig, ProtocolConfig, Request, Response, SecurityIdentity};
-use ace_proto::code::Code;
 use ace_proto::consts::content_format::ACE_CBOR;
 use group_oscore::{ContextParams, SecurityContext};
 use std::net::SocketAddr;
 use std::time::Duration;
-
-/// The Echo option (RFC 9175).
-pub const ECHO: u16 = 252;
 
 /// Test protocol parameters: short timers, the OSCORE option understood.
 pub fn protocol() -> ProtocolConfig {
@@ -30,7 +28,10 @@ const AS: &str = "as";
 pub struct AsClient {
     pub endpoint: CoapEndpoint,
     as_addr: std::sync::Mutex<SocketAddr>,
-    echoes: std::sync::atomic::AtomicUsize,
+    /// Every datagram of the endpoint.
+    wire: std::sync::Arc<MemorySink>,
+    /// Requests handed to the endpoint.
+    sent: std::sync::atomic::AtomicUsize,
 }
 
 impl AsClient {
@@ -54,21 +55,24 @@ impl AsClient {
         }
         let contexts = OscoreContexts::<String>::new();
         contexts.install(&AS.to_string(), SecurityContext::new(&params).unwrap());
+        let wire = std::sync::Arc::new(MemorySink::new());
         let config = EndpointConfig::new("127.0.0.1:0".parse().unwrap())
             .protocol(protocol())
-            .client_layer(contexts.client_layer());
+            .client_layer(contexts.client_layer())
+            .tap(wire.clone());
         let endpoint = CoapEndpoint::bind(config, ace_coap::handler::not_found())
             .await
             .unwrap();
         Self {
             endpoint,
             as_addr: std::sync::Mutex::new(as_addr),
-            echoes: std::sync::atomic::AtomicUsize::new(0),
+            wire,
+            sent: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
-    /// POSTs an `application/ace+cbor` payload to `path` over OSCORE,
-    /// answering an Echo challenge once.
+    /// POSTs an `application/ace+cbor` payload to `path` over OSCORE (an
+    /// Echo challenge is answered by the client layer).
     pub async fn post(&self, path: &str, payload: Vec<u8>) -> Response {
         self.post_with(path, Some(ACE_CBOR), payload).await
     }
@@ -80,22 +84,23 @@ impl AsClient {
             request = request.with_content_format(format);
         }
         request.security = Some(SecurityIdentity::new(AS.to_string()));
-        let first = self.send(request.clone()).await;
-        if first.code == Code::UNAUTHORIZED
-            && let Some(echo) = first.options.get(ECHO)
-        {
-            self.echoes
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut again = request;
-            again.options.set(ECHO, echo.to_vec());
-            return self.send(again).await;
-        }
-        first
+        self.send(request).await
     }
 
-    /// Echo challenges answered so far.
+    /// Echo challenges answered so far: requests sent on the wire (distinct
+    /// Message IDs, so retransmissions do not count) beyond those handed to
+    /// the endpoint. Only the Echo repeat sends a request twice.
     pub fn echoes(&self) -> usize {
-        self.echoes.load(std::sync::atomic::Ordering::Relaxed)
+        let on_wire: std::collections::HashSet<(SocketAddr, [u8; 2])> = self
+            .wire
+            .records()
+            .into_iter()
+            .filter(|r| r.direction == Direction::Out && r.bytes.len() >= 4)
+            // Code class 0 and not Empty: a request (RFC 7252 section 3).
+            .filter(|r| (1..32).contains(&r.bytes[1]))
+            .map(|r| (r.peer, [r.bytes[2], r.bytes[3]]))
+            .collect();
+        on_wire.len() - self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Talks to the AS at `addr` from now on (after a restart), keeping the
@@ -106,6 +111,8 @@ impl AsClient {
 
     /// Sends `request` as is (protected if it names the channel).
     pub async fn send(&self, request: Request) -> Response {
+        self.sent
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let target = *self.as_addr.lock().unwrap();
         tokio::time::timeout(
             Duration::from_secs(15),
