@@ -57,6 +57,17 @@ struct Args {
     /// The token database (overrides `server.database`).
     #[arg(long, global = true, value_name = "FILE")]
     database: Option<PathBuf>,
+    /// With `serve`: write every datagram the AS sends or receives to this
+    /// pcap file (tshark: `-d udp.port==PORT,coap` for a port other than
+    /// 5683).
+    #[arg(long, global = true, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// With `serve`: trace every datagram (header, options, payload in CBOR
+    /// diagnostic notation) to standard error, or to FILE; with it, one
+    /// line per OSCORE-protected exchange names the inner request and
+    /// response: `inner PEER token=HEX METHOD /PATH -> CODE`.
+    #[arg(long, global = true, value_name = "FILE", num_args = 0..=1)]
+    trace: Option<Option<PathBuf>>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -235,17 +246,40 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let capture = ace_coap::tap::Capture::open(
+        args.pcap.as_deref(),
+        args.trace.as_ref().map(Option::as_deref),
+    )?;
     runtime.block_on(async move {
         let tokens: Arc<dyn TokenStore> = store.clone();
         let server = Arc::new(AuthorizationServer::new(config, tokens));
         let stop = shutdown_signal()?;
-        let running = ace_as::service::serve(server, store, listen)
+        let mut endpoint =
+            ace_coap::EndpointConfig::new(listen).protocol(ace_as::service::protocol());
+        for tap in capture.taps {
+            endpoint = endpoint.tap(tap);
+        }
+        // The service as `ace_as::service::serve` assembles it, with the
+        // inner-exchange lines of --trace between the OSCORE layer and the
+        // resources.
+        let contexts =
+            ace_as::service::oscore::contexts(server.config(), store).context("OSCORE contexts")?;
+        let service = ace_as::service::AsService::new(
+            server.clone(),
+            ace_as::service::oscore::resolver(server),
+        );
+        let mut handler = service.router().into_handler();
+        if let Some(trace) = capture.inner {
+            handler = ace_coap::Layer::layer(&trace, handler);
+        }
+        let handler = ace_coap::Layer::layer(&contexts.server_layer(), handler);
+        let endpoint = ace_coap::CoapEndpoint::bind(endpoint, handler)
             .await
             .with_context(|| format!("serving on {listen}"))?;
-        tracing::info!(address = %running.local_addr(), "ace-as listening");
+        tracing::info!(address = %endpoint.local_addr(), "ace-as listening");
         stop.await;
         tracing::info!("shutting down");
-        running.shutdown().await;
+        endpoint.shutdown().await;
         Ok(())
     })
 }

@@ -113,6 +113,17 @@ struct Args {
     /// requester should wait at least this long for answers.
     #[arg(long, global = true)]
     leisure: Option<f64>,
+    /// Write every datagram this invocation sends or receives to a pcap
+    /// file (tshark: `-d udp.port==PORT,coap` for a port other than 5683).
+    #[arg(long, global = true, value_name = "FILE")]
+    pcap: Option<PathBuf>,
+    /// Trace every datagram (header, options, payload in CBOR diagnostic
+    /// notation) to standard error, or to FILE; with it, one line per
+    /// OSCORE-protected request this client serves (group requests, the
+    /// KDC's requests to its control_uri) names the inner request and
+    /// response: `inner PEER token=HEX METHOD /PATH -> CODE`.
+    #[arg(long, global = true, value_name = "FILE", num_args = 0..=1)]
+    trace: Option<Option<PathBuf>>,
     #[command(subcommand)]
     command: Cmd,
 }
@@ -362,6 +373,7 @@ fn load(args: &Args) -> anyhow::Result<(ace_client::ClientConfig, ClientState)> 
     if let Some(leisure) = args.leisure {
         config.protocol.transmission.default_leisure = Duration::from_secs_f64(leisure.max(0.0));
     }
+    observability(&mut config, args)?;
     // A control_uri on an ephemeral port would be dead after this run.
     config.control_uri &= config.bind.port() != 0;
     config.observe &= args.command.long_running();
@@ -369,6 +381,20 @@ fn load(args: &Args) -> anyhow::Result<(ace_client::ClientConfig, ClientState)> 
     seq.push(".seq.json");
     config.sequence_file = Some(PathBuf::from(seq));
     Ok((config, state))
+}
+
+/// The taps of `--pcap` and `--trace`, and with a trace the layer that
+/// writes the inner exchange of each protected request this client serves.
+fn observability(config: &mut ace_client::ClientConfig, args: &Args) -> anyhow::Result<()> {
+    let capture = ace_coap::tap::Capture::open(
+        args.pcap.as_deref(),
+        args.trace.as_ref().map(Option::as_deref),
+    )?;
+    config.taps.extend(capture.taps);
+    if let Some(inner) = capture.inner {
+        config.inner_layers.push(Arc::new(inner));
+    }
+    Ok(())
 }
 
 /// Writes the state file atomically, readable by the owner only.

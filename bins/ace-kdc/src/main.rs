@@ -2,10 +2,10 @@
 //! Group OSCORE profile (`serve`), and the operator commands on its store
 //! (`group list|show|create|delete|rekey|evict`).
 
-use ace_coap::tap::{PcapWriter, TraceSink};
+use ace_coap::tap::Capture;
 use ace_kdc::admin::{self, Command};
 use ace_kdc::config::{GroupSpec, KdcConfig};
-use ace_kdc::service::{Clock, InnerTrace, KdcService, ServiceOptions, SystemClock};
+use ace_kdc::service::{Clock, KdcService, ServiceOptions, SystemClock};
 use ace_kdc::store::{SqliteStore, Store};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
@@ -188,75 +188,14 @@ fn service_options(
             .with_context(|| format!("kdc.listen {:?}", config.listen))?,
     };
     let mut options = ServiceOptions::new(bind);
-    if let Some(path) = pcap {
-        let writer =
-            PcapWriter::create(path).with_context(|| format!("pcap file {}", path.display()))?;
-        options = options.tap(Arc::new(writer));
+    let capture = Capture::open(pcap, trace)?;
+    for tap in capture.taps {
+        options = options.tap(tap);
     }
-    if let Some(target) = trace {
-        let out: Box<dyn std::io::Write + Send> = match target {
-            Some(path) => Box::new(
-                std::fs::File::create(path)
-                    .with_context(|| format!("trace file {}", path.display()))?,
-            ),
-            None => Box::new(std::io::stderr()),
-        };
-        // Datagrams and inner exchanges share the writer, line by line.
-        let out = SharedWriter::new(out);
-        options = options
-            .tap(Arc::new(TraceSink::new(Box::new(out.share()))))
-            .inner_layer(Arc::new(InnerTrace::new(Box::new(out))));
+    if let Some(inner) = capture.inner {
+        options = options.inner_layer(Arc::new(inner));
     }
     Ok(options)
-}
-
-/// A writer shared by the datagram trace and the inner-exchange lines:
-/// each user's output goes out when it ends a line, in one piece, so that
-/// a record (several lines from one formatted write) is never split by
-/// the other user's lines.
-struct SharedWriter {
-    out: Arc<std::sync::Mutex<Box<dyn std::io::Write + Send>>>,
-    pending: Vec<u8>,
-}
-
-impl SharedWriter {
-    fn new(out: Box<dyn std::io::Write + Send>) -> Self {
-        Self {
-            out: Arc::new(std::sync::Mutex::new(out)),
-            pending: Vec::new(),
-        }
-    }
-
-    fn share(&self) -> Self {
-        Self {
-            out: self.out.clone(),
-            pending: Vec::new(),
-        }
-    }
-
-    fn write_pending(&mut self) -> std::io::Result<()> {
-        let mut out = self
-            .out
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        out.write_all(&self.pending)?;
-        self.pending.clear();
-        out.flush()
-    }
-}
-
-impl std::io::Write for SharedWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.pending.extend_from_slice(buf);
-        if self.pending.ends_with(b"\n") {
-            self.write_pending()?;
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.write_pending()
-    }
 }
 
 fn serve(

@@ -213,7 +213,7 @@ impl GroupClient {
         }
         let builder = EndpointBuilder::new(endpoint_config);
         let weak: Arc<OnceLock<Weak<Inner>>> = Arc::new(OnceLock::new());
-        let handler = crate::serve::handler(weak.clone(), table.clone());
+        let handler = crate::serve::handler(weak.clone(), table.clone(), &config.inner_layers);
         let endpoint: CoapEndpoint = builder
             .bind(handler)
             .await

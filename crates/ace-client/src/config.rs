@@ -182,6 +182,13 @@ pub struct ClientConfig {
     pub protocol: ProtocolConfig,
     /// Sinks that see every datagram of the endpoint (pcap, trace).
     pub taps: Vec<Arc<dyn TapSink>>,
+    /// Layers inside the OSCORE layer, around what this client serves (the
+    /// members' group requests, the KDC's requests to the `control_uri`):
+    /// each sees the requests as decrypted and the responses before they
+    /// are protected, e.g. to record the inner method, path and code of
+    /// each protected exchange (`ace_coap::tap::InnerTrace`). The first
+    /// one is the outermost.
+    pub inner_layers: Vec<Arc<dyn ace_coap::handler::Layer>>,
     /// Faults to inject into the endpoint (tests, packet loss scenarios).
     pub faults: Option<FaultConfig>,
     /// Socket options of the endpoint (e.g. the interface for outgoing
@@ -244,6 +251,7 @@ impl ClientConfig {
             countersignature: CountersignatureStructure::Rfc9338,
             protocol: ProtocolConfig::default(),
             taps: Vec::new(),
+            inner_layers: Vec::new(),
             faults: None,
             socket: SocketOptions::default(),
             multicast_groups: Vec::new(),

@@ -29,9 +29,16 @@ fn upgrade(slot: &Slot) -> Option<Arc<Inner>> {
 }
 
 /// The endpoint's handler: the learning step, the OSCORE server layer,
-/// then [`App`].
-pub(crate) fn handler(slot: Slot, table: Arc<OscoreContexts<Label>>) -> SharedHandler {
-    let app: SharedHandler = Arc::new(App { slot: slot.clone() });
+/// the configured inner layers, then [`App`].
+pub(crate) fn handler(
+    slot: Slot,
+    table: Arc<OscoreContexts<Label>>,
+    inner_layers: &[Arc<dyn Layer>],
+) -> SharedHandler {
+    let mut app: SharedHandler = Arc::new(App { slot: slot.clone() });
+    for layer in inner_layers.iter().rev() {
+        app = layer.layer(app);
+    }
     let layered = table.server_layer().layer(app);
     Middleware::wrap(layered, move |request: Request, next: SharedHandler| {
         let slot = slot.clone();

@@ -111,8 +111,7 @@ impl AsClient {
 
     /// Sends `request` as is (protected if it names the channel).
     pub async fn send(&self, request: Request) -> Response {
-        self.sent
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let target = *self.as_addr.lock().unwrap();
         tokio::time::timeout(
             Duration::from_secs(15),

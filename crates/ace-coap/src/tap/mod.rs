@@ -2,9 +2,13 @@
 //! copied to sinks, such as a pcap file that tshark and Wireshark dissect
 //! ([`PcapWriter`]) or a human-readable trace ([`TraceSink`]).
 
+mod capture;
+mod inner;
 mod pcap;
 mod trace;
 
+pub use capture::{Capture, LineSharedWriter};
+pub use inner::InnerTrace;
 pub use pcap::PcapWriter;
 pub use trace::{TraceSink, describe};
 

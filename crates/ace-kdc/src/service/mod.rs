@@ -42,9 +42,8 @@
 //!   reuses one; restored channels have no replay state and ask for Echo
 //!   first (Appendix B.1.2).
 
-mod inner_trace;
-
-pub use inner_trace::InnerTrace;
+/// The inner-exchange trace layer, kept here under its old path.
+pub use ace_coap::tap::InnerTrace;
 
 use crate::admin::Command;
 use crate::config::KdcConfig;

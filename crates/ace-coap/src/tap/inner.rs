@@ -1,10 +1,10 @@
-//! A record of the inner exchange of every OSCORE-protected request the KDC
-//! serves: the method, path and response code that OSCORE (RFC 8613
+//! A record of the inner exchange of every OSCORE-protected request a
+//! server serves: the method, path and response code that OSCORE (RFC 8613
 //! section 4) hides from a capture, keyed by what a capture does see (the
 //! requester's address and the CoAP token).
 //!
-//! [`InnerTrace`] is a [`Layer`] for [`super::ServiceOptions::inner_layers`].
-//! Each protected request answered, and each notification produced for an
+//! [`InnerTrace`] is a [`Layer`] to put inside the OSCORE server layer
+//! (e.g. the KDC's `ServiceOptions::inner_layers`). Each protected request answered, and each notification produced for an
 //! observation made through a protected registration, writes one line:
 //!
 //! ```text
@@ -17,12 +17,12 @@
 //! inner Uri-Path. With the outer messages of a pcap or a trace of the same
 //! run, a reader labels each protected exchange with its inner request and
 //! response, as the scenario runner does in process for the AS and the KDC.
-//! Unprotected requests (the token POST to `/authz-info`) are not recorded:
+//! Unprotected requests (e.g. a token POST to `/authz-info`) are not recorded:
 //! their method and path are visible anyway.
 
-use ace_coap::handler::{Layer, Middleware, SharedHandler};
-use ace_coap::request::Origin;
-use ace_coap::{Request, Response};
+use crate::handler::{Layer, Middleware, SharedHandler};
+use crate::request::Origin;
+use crate::{Request, Response};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
