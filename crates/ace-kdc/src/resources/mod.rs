@@ -79,6 +79,17 @@ pub(crate) fn authorize(
     let token_id = token.id.clone();
     let granted = token.roles_for(group);
     if !state.groups.contains_key(group) {
+        // A client whose token covers a group that an operator deleted
+        // learns it the way observers did (4.04, error id 6, RFC 9594
+        // section 4.1.2), e.g. when its Observe registration crossed the
+        // deletion notice, and cleans up instead of asking again.
+        if granted.is_some() && state.deleted_groups.contains(group) {
+            return Err(Refusal::Problem {
+                code: ace_proto::code::Code::NOT_FOUND,
+                error_id: ace_proto::consts::groupcomm::ErrorId::GroupDeleted,
+                detail: format!("group {group} was deleted"),
+            });
+        }
         return Err(Refusal::NotFound(format!("no group {group:?}")));
     }
     let roles = granted.ok_or_else(|| {
