@@ -14,12 +14,18 @@
 //! code with [`Capture::label_request`] and [`Capture::label_response`],
 //! keyed by the requester's address and the CoAP token; the diagram uses
 //! them instead of the bare "OSCORE".
+//!
+//! Actors that run as child processes (`--processes`) capture their own
+//! traffic: each is started with `--pcap` and `--trace` files named by
+//! [`Capture::child_files`], and [`Capture::import_children`] merges them
+//! into the timeline at the end of the run (the datagrams from the pcap
+//! files, the inner labels from the trace files' `inner` lines).
 
-use ace_coap::tap::{Direction, PcapWriter, TapRecord, TapSink};
+use ace_coap::tap::{Direction, PcapPacket, PcapWriter, TapRecord, TapSink};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -90,11 +96,26 @@ struct State {
     /// (requester address, token) -> inner labels.
     labels: HashMap<(SocketAddr, Vec<u8>), InnerLabel>,
     datagrams: usize,
+    /// Capture files of child processes, to merge at the end.
+    children: Vec<ChildFiles>,
+}
+
+/// The capture files of one child process.
+#[derive(Debug, Clone)]
+struct ChildFiles {
+    actor: String,
+    /// The address the process sends from and receives on.
+    addr: SocketAddr,
+    pcap: PathBuf,
+    trace: PathBuf,
 }
 
 /// The capture of one run.
 pub struct Capture {
     start: Instant,
+    /// Wall-clock time of `start` (child processes' captures carry
+    /// wall-clock times).
+    start_wall: SystemTime,
     state: Mutex<State>,
     trace: Option<Mutex<Box<dyn Write + Send>>>,
     /// Most datagrams kept in memory (a bulk run keeps counting).
@@ -117,6 +138,7 @@ impl Capture {
     pub fn new(trace: Option<Box<dyn Write + Send>>) -> Arc<Self> {
         Arc::new(Self {
             start: Instant::now(),
+            start_wall: SystemTime::now(),
             state: Mutex::new(State::default()),
             trace: trace.map(Mutex::new),
             limit: 2_000_000,
@@ -232,27 +254,7 @@ impl Capture {
             primary,
         };
         if primary && let Some(t) = &self.trace {
-            let (src, dst) = d.endpoints();
-            let name = |a: SocketAddr| s.names.get(&a).cloned().unwrap_or_else(|| a.to_string());
-            let mut text = ace_coap::tap::describe(&d.bytes);
-            // The inner exchange of a protected response, where known.
-            if let Ok(m) = ace_coap::wire::decode(&d.bytes)
-                && m.is_response()
-                && m.options.contains(ace_coap::option::number::OSCORE)
-                && let Some(l) = s.labels.get(&(dst, m.token.as_bytes().to_vec()))
-                && let (Some(req), Some(resp)) = (&l.request, &l.response)
-            {
-                text.push_str(&format!("\n  (inside OSCORE: {req} -> {resp})"));
-            }
-            let mut out = lock(t);
-            let _ = writeln!(
-                out,
-                "+{:.3}s {} -> {} ({src} -> {dst})\n  {}",
-                at.as_secs_f64(),
-                name(src),
-                name(dst),
-                text.replace('\n', "\n  ")
-            );
+            let _ = writeln!(lock(t), "{}", trace_text(&s, &d));
         }
         if s.events.len() < self.limit {
             s.events.push(Event::Datagram(d));
@@ -284,12 +286,178 @@ impl Capture {
         Ok(n)
     }
 
+    /// The `--pcap` and `--trace` files for a child process that runs
+    /// `actor` at `addr`, in `dir`; they are merged into this capture by
+    /// [`Capture::import_children`]. Each call names new files (a process
+    /// restarted, or one invocation per operation).
+    pub fn child_files(&self, actor: &str, addr: SocketAddr, dir: &Path) -> (PathBuf, PathBuf) {
+        let mut s = lock(&self.state);
+        let stem: String = actor
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        let stem = format!("capture-{:04}-{stem}", s.children.len() + 1);
+        let files = ChildFiles {
+            actor: actor.to_string(),
+            addr,
+            pcap: dir.join(format!("{stem}.pcap")),
+            trace: dir.join(format!("{stem}.trace")),
+        };
+        let paths = (files.pcap.clone(), files.trace.clone());
+        s.children.push(files);
+        paths
+    }
+
+    /// Merges the captures of the child processes (see
+    /// [`Capture::child_files`]; call it once they have stopped): every
+    /// datagram they sent or received to or from a known actor joins the
+    /// timeline at its time, each datagram once in the trace and the pcap
+    /// (the sender's copy), and the `inner` lines of their traces label the
+    /// protected exchanges. Returns the number of datagrams merged and a
+    /// note for each file that could not be read (a process that never
+    /// started writes none).
+    pub fn import_children(&self) -> (usize, Vec<String>) {
+        let children = std::mem::take(&mut lock(&self.state).children);
+        let mut merged = Vec::new();
+        let mut problems = Vec::new();
+        for child in &children {
+            match ace_coap::tap::read_pcap(&child.pcap) {
+                Ok(packets) => merged.extend(self.datagrams_of(child, packets)),
+                Err(e) => problems.push(format!("{}: {e}", child.pcap.display())),
+            }
+            if let Ok(text) = std::fs::read_to_string(&child.trace) {
+                for (peer, token, method, path, code) in text.lines().filter_map(inner_line) {
+                    self.label_request(peer, &token, &method, &path);
+                    self.label_response(peer, &token, &crate::report::flow::code_text(code));
+                }
+            }
+        }
+        if merged.is_empty() {
+            return (0, problems);
+        }
+        let count = merged.len();
+        let mut s = lock(&self.state);
+        s.datagrams += count;
+        s.events.extend(merged.into_iter().map(Event::Datagram));
+        // The sender's copy represents a datagram once its sender is
+        // tapped; the timeline is in time order.
+        let tapped = s.tapped.clone();
+        for e in &mut s.events {
+            if let Event::Datagram(d) = e {
+                d.primary = d.direction == Direction::Out || !tapped.contains(&d.peer);
+            }
+        }
+        s.events.sort_by_key(|e| match e {
+            Event::Datagram(d) => d.at,
+            Event::Step { at, .. } => *at,
+        });
+        if let Some(t) = &self.trace {
+            let mut out = lock(t);
+            let _ = writeln!(
+                out,
+                "\n== the child processes' datagrams, merged from their captures"
+            );
+            for e in &s.events {
+                if let Event::Datagram(d) = e
+                    && d.primary
+                    && children.iter().any(|c| c.addr == d.local)
+                {
+                    let _ = writeln!(out, "{}", trace_text(&s, d));
+                }
+            }
+        }
+        (count, problems)
+    }
+
+    /// The datagrams of a child's pcap file that it exchanged with a known
+    /// actor (readiness probes and the like are left out).
+    fn datagrams_of(&self, child: &ChildFiles, packets: Vec<PcapPacket>) -> Vec<Datagram> {
+        let mut s = lock(&self.state);
+        s.tapped.insert(child.addr);
+        s.names
+            .entry(child.addr)
+            .or_insert_with(|| child.actor.clone());
+        packets
+            .into_iter()
+            .filter_map(|p| {
+                let (direction, local, peer) = if p.src == child.addr {
+                    (Direction::Out, p.src, p.dst)
+                } else {
+                    (Direction::In, p.dst, p.src)
+                };
+                if !s.names.contains_key(&peer) {
+                    return None;
+                }
+                Some(Datagram {
+                    at: p.time.duration_since(self.start_wall).unwrap_or_default(),
+                    time: p.time,
+                    actor: child.actor.clone(),
+                    direction,
+                    local,
+                    peer,
+                    bytes: p.payload,
+                    primary: false,
+                })
+            })
+            .collect()
+    }
+
     /// Flushes the trace.
     pub fn flush(&self) {
         if let Some(t) = &self.trace {
             let _ = lock(t).flush();
         }
     }
+}
+
+/// The trace entry of a datagram: time, who to whom, the message, and the
+/// inner exchange of a protected response where it is known.
+fn trace_text(s: &State, d: &Datagram) -> String {
+    let (src, dst) = d.endpoints();
+    let name = |a: SocketAddr| s.names.get(&a).cloned().unwrap_or_else(|| a.to_string());
+    let mut text = ace_coap::tap::describe(&d.bytes);
+    if let Ok(m) = ace_coap::wire::decode(&d.bytes)
+        && m.is_response()
+        && m.options.contains(ace_coap::option::number::OSCORE)
+        && let Some(l) = s.labels.get(&(dst, m.token.as_bytes().to_vec()))
+        && let (Some(req), Some(resp)) = (&l.request, &l.response)
+    {
+        text.push_str(&format!("\n  (inside OSCORE: {req} -> {resp})"));
+    }
+    format!(
+        "+{:.3}s {} -> {} ({src} -> {dst})\n  {}",
+        d.at.as_secs_f64(),
+        name(src),
+        name(dst),
+        text.replace('\n', "\n  ")
+    )
+}
+
+/// Reads an `inner` line of `ace_coap::tap::InnerTrace`: `inner PEER
+/// token=HEX METHOD /PATH -> CODE`, as (requester, token, method, path,
+/// code). Notification lines (`inner-notification`) are not read: the
+/// registration's line labels the exchange.
+fn inner_line(line: &str) -> Option<(SocketAddr, Vec<u8>, String, String, u8)> {
+    let mut words = line.split_whitespace();
+    if words.next()? != "inner" {
+        return None;
+    }
+    let peer: SocketAddr = words.next()?.parse().ok()?;
+    let token = match words.next()?.strip_prefix("token=")? {
+        "-" => Vec::new(),
+        hex_text => hex::decode(hex_text).ok()?,
+    };
+    let method = words.next()?.to_string();
+    let path = words.next()?.to_string();
+    if words.next()? != "->" {
+        return None;
+    }
+    let (class, detail) = words.next()?.split_once('.')?;
+    let (class, detail): (u8, u8) = (class.parse().ok()?, detail.parse().ok()?);
+    if class > 7 || detail > 31 {
+        return None;
+    }
+    Some((peer, token, method, path, class << 5 | detail))
 }
 
 /// What `actor` sent since `since` to others than `except` and that is
@@ -374,6 +542,132 @@ mod tests {
             peer: peer.parse().unwrap(),
             time: SystemTime::now(),
             bytes: Box::leak(bytes.to_vec().into_boxed_slice()),
+        }
+    }
+
+    #[test]
+    fn child_captures_merge_into_the_timeline() {
+        let c = Capture::new(None);
+        let runner: SocketAddr = "127.0.0.1:1000".parse().unwrap();
+        let kdc: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let member: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        c.register("KDC", kdc, false);
+        c.register("alice", member, false);
+        c.register("runner", runner, true);
+        let dir = tempfile::tempdir().unwrap();
+        let (kdc_pcap, kdc_trace) = c.child_files("KDC", kdc, dir.path());
+        let (alice_pcap, _) = c.child_files("alice", member, dir.path());
+        let (never, _) = c.child_files("bob", "127.0.0.1:5000".parse().unwrap(), dir.path());
+        assert_ne!(kdc_pcap, alice_pcap);
+        // The runner's own endpoint asks the KDC (seen live).
+        c.tap("runner").record(&rec(
+            Direction::Out,
+            "127.0.0.1:1000",
+            "127.0.0.1:3000",
+            b"\x40\x01\x00\x07",
+        ));
+        c.mark_step("step 1");
+        let t0 = SystemTime::now() + Duration::from_millis(5);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let write =
+            |path: &Path, records: &[(Direction, SocketAddr, SocketAddr, SystemTime, &[u8])]| {
+                let w = PcapWriter::create(path).unwrap();
+                for (direction, local, peer, time, bytes) in records {
+                    w.record(&TapRecord {
+                        direction: *direction,
+                        local: *local,
+                        peer: *peer,
+                        time: *time,
+                        bytes,
+                    });
+                }
+            };
+        let request: &[u8] = b"\x40\x02\x00\x01\x01";
+        let response: &[u8] = b"\x60\x44\x00\x01\x01";
+        let probe: SocketAddr = "127.0.0.1:9999".parse().unwrap();
+        write(
+            &kdc_pcap,
+            &[
+                (Direction::In, kdc, runner, at(0), b"\x40\x01\x00\x07"),
+                (Direction::In, kdc, member, at(1), request),
+                (Direction::Out, kdc, member, at(2), response),
+                // A readiness probe from an unknown address: left out.
+                (Direction::In, kdc, probe, at(3), b"\x40\x01\x00\x09"),
+            ],
+        );
+        write(
+            &alice_pcap,
+            &[
+                (Direction::Out, member, kdc, at(1), request),
+                (Direction::In, member, kdc, at(2), response),
+            ],
+        );
+        std::fs::write(
+            &kdc_trace,
+            "127.0.0.1:4000 -> 127.0.0.1:3000 CON POST ...\n\
+             inner 127.0.0.1:4000 token=01 POST /ace-group/g1 -> 2.01\n\
+             inner-notification 127.0.0.1:4000 token=01 GET /ace-group/g1 -> 4.03\n",
+        )
+        .unwrap();
+        let (merged, problems) = c.import_children();
+        assert_eq!(merged, 5);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(&never.display().to_string()));
+        let snap = c.snapshot();
+        let events: Vec<(String, Direction, bool)> = snap
+            .events
+            .iter()
+            .map(|e| match e {
+                Event::Datagram(d) => (d.actor.clone(), d.direction, d.primary),
+                Event::Step { text, .. } => (text.clone(), Direction::In, false),
+            })
+            .collect();
+        assert_eq!(
+            events,
+            vec![
+                ("runner".into(), Direction::Out, true),
+                ("step 1".into(), Direction::In, false),
+                // The KDC's copy of the runner's request: the runner is
+                // tapped, so its own copy stays the one.
+                ("KDC".into(), Direction::In, false),
+                ("KDC".into(), Direction::In, false),
+                ("alice".into(), Direction::Out, true),
+                ("KDC".into(), Direction::Out, true),
+                ("alice".into(), Direction::In, false),
+            ]
+        );
+        // The inner line labels the exchange; the notification line does not.
+        let label = c.label(member, &[1]).unwrap();
+        assert_eq!(label.request.as_deref(), Some("POST /ace-group/g1"));
+        assert_eq!(label.response.as_deref(), Some("2.01 Created"));
+        // Each datagram once in the pcap.
+        let path = dir.path().join("all.pcap");
+        assert_eq!(c.write_pcap(&path).unwrap(), 3);
+        // Merged once: the list of files is used up.
+        assert_eq!(c.import_children().0, 0);
+    }
+
+    #[test]
+    fn inner_lines() {
+        assert_eq!(
+            inner_line("inner [::1]:5683 token=- GET /ace-group/g1/num -> 4.04"),
+            Some((
+                "[::1]:5683".parse().unwrap(),
+                Vec::new(),
+                "GET".into(),
+                "/ace-group/g1/num".into(),
+                0x84
+            ))
+        );
+        for bad in [
+            "inner 127.0.0.1:1 token=zz GET / -> 2.05",
+            "inner 127.0.0.1:1 token=01 GET / 2.05",
+            "inner 127.0.0.1:1 token=01 GET / -> 9.05",
+            "inner nowhere token=01 GET / -> 2.05",
+            "inner 127.0.0.1:1 token=01",
+            "+0.1s KDC -> alice",
+        ] {
+            assert_eq!(inner_line(bad), None, "{bad}");
         }
     }
 

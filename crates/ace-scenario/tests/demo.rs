@@ -46,6 +46,11 @@ async fn the_demo_passes_in_process_within_five_seconds() {
         ">KDC<",
         "POST /ace-group/g1",
         "4.01 Unauthorized",
+        // Inner labels from inside the KDC's OSCORE layer (the join) and
+        // the members' (the KDC's rekeying POST to a control_uri).
+        "POST /ace-group/g1 [OSCORE]",
+        "POST /ace-group/g1/node [OSCORE]",
+        "2.04 Changed [OSCORE]",
         "POST /token [OSCORE]",
         "2.01 Created [OSCORE]",
         "POST /authz-info",
@@ -130,6 +135,26 @@ async fn the_demo_passes_with_processes() {
             .unwrap();
     assert_eq!(report["mode"], "processes");
     assert_eq!(report["passed"], true);
+    // The children's own captures were merged: the diagram shows the whole
+    // flow between the processes, with the inner requests and codes from
+    // their traces' `inner` lines.
+    assert!(report["datagrams"].as_u64().unwrap() >= 60, "{report}");
+    let mermaid = std::fs::read_to_string(out.path().join("demo.mmd")).unwrap();
+    for text in [
+        "POST /authz-info",
+        "POST /token [OSCORE]",
+        "POST /ace-group/g1 [OSCORE]",
+        "2.01 Created [OSCORE]",
+        "(notification)",
+        "POST /ace-group/g1/node [OSCORE]",
+        "FETCH /temperature [OSCORE]",
+        "DELETE /ace-group/g1/nodes/",
+    ] {
+        assert!(
+            mermaid.contains(text),
+            "{text:?} not in the diagram:\n{mermaid}"
+        );
+    }
     // No child process is left: the ports the run used are free again.
     for a in report["actors"].as_array().unwrap() {
         if let Some(addr) = a["address"].as_str() {

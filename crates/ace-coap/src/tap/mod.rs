@@ -9,7 +9,7 @@ mod trace;
 
 pub use capture::{Capture, LineSharedWriter};
 pub use inner::InnerTrace;
-pub use pcap::PcapWriter;
+pub use pcap::{PcapPacket, PcapWriter, parse_pcap, read_pcap};
 pub use trace::{TraceSink, describe};
 
 use std::net::SocketAddr;

@@ -4,14 +4,17 @@
 //!
 //! Wireshark decodes UDP port 5683 as CoAP by default; for other ports use
 //! "Decode As" or `tshark -d udp.port==PORT,coap`.
+//!
+//! [`read_pcap`] reads such a file back (e.g. the captures of several
+//! processes, to merge them into one timeline).
 
 use super::{Direction, TapRecord, TapSink};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::sync::Mutex;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// pcap magic for microsecond timestamps.
 const MAGIC: u32 = 0xa1b2_c3d4;
@@ -180,9 +183,114 @@ fn as_v6(ip: IpAddr) -> Ipv6Addr {
     }
 }
 
+/// One UDP datagram read back from a pcap file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PcapPacket {
+    /// The capture time.
+    pub time: SystemTime,
+    /// Source address (a v4-mapped IPv6 address is given as IPv4).
+    pub src: SocketAddr,
+    /// Destination address.
+    pub dst: SocketAddr,
+    /// The UDP payload.
+    pub payload: Vec<u8>,
+}
+
+/// Reads the UDP datagrams of a pcap file as [`PcapWriter`] writes it
+/// (classic format, microsecond timestamps, LINKTYPE_RAW). Packets that
+/// are not UDP over IPv4 or IPv6 are skipped. A last record cut short (its
+/// writer was killed while writing it) ends the list without an error.
+///
+/// # Errors
+/// The file cannot be read, or it is not such a pcap file.
+pub fn read_pcap(path: impl AsRef<Path>) -> io::Result<Vec<PcapPacket>> {
+    parse_pcap(&std::fs::read(path)?)
+}
+
+/// [`read_pcap`] on the bytes of a file.
+///
+/// # Errors
+/// Not a little-endian microsecond pcap file with link type RAW.
+pub fn parse_pcap(bytes: &[u8]) -> io::Result<Vec<PcapPacket>> {
+    let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+    let word = |at: usize| -> u32 {
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&bytes[at..at + 4]);
+        u32::from_le_bytes(b)
+    };
+    if bytes.len() < 24 || word(0) != MAGIC {
+        return Err(invalid("not a little-endian microsecond pcap file"));
+    }
+    if word(20) != LINKTYPE_RAW {
+        return Err(invalid("pcap link type is not RAW (101)"));
+    }
+    let mut packets = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let secs = word(at);
+        let micros = word(at + 4);
+        let len = word(at + 8) as usize;
+        let Some(data) = bytes.get(at + 16..at + 16 + len) else {
+            break;
+        };
+        at += 16 + len;
+        if let Some((src, dst, payload)) = udp_of(data) {
+            packets.push(PcapPacket {
+                time: UNIX_EPOCH
+                    + Duration::from_secs(u64::from(secs))
+                    + Duration::from_micros(u64::from(micros)),
+                src,
+                dst,
+                payload: payload.to_vec(),
+            });
+        }
+    }
+    Ok(packets)
+}
+
+/// The addresses and payload of an IPv4 or IPv6 packet carrying UDP.
+fn udp_of(packet: &[u8]) -> Option<(SocketAddr, SocketAddr, &[u8])> {
+    let version = packet.first()? >> 4;
+    let (src, dst, udp) = match version {
+        4 => {
+            let header = usize::from(packet[0] & 0x0f) * 4;
+            if header < 20 || *packet.get(9)? != 17 {
+                return None;
+            }
+            let octets = |at: usize| -> Option<IpAddr> {
+                let b: [u8; 4] = packet.get(at..at + 4)?.try_into().ok()?;
+                Some(IpAddr::V4(Ipv4Addr::from(b)))
+            };
+            (octets(12)?, octets(16)?, packet.get(header..)?)
+        }
+        6 => {
+            if *packet.get(6)? != 17 {
+                return None;
+            }
+            let octets = |at: usize| -> Option<IpAddr> {
+                let b: [u8; 16] = packet.get(at..at + 16)?.try_into().ok()?;
+                let v6 = Ipv6Addr::from(b);
+                Some(v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4))
+            };
+            (octets(8)?, octets(24)?, packet.get(40..)?)
+        }
+        _ => return None,
+    };
+    let port =
+        |at: usize| -> Option<u16> { Some(u16::from_be_bytes([*udp.get(at)?, *udp.get(at + 1)?])) };
+    let udp_len = usize::from(port(4)?);
+    let payload = udp.get(8..udp_len.max(8))?;
+    Some((
+        SocketAddr::new(src, port(0)?),
+        SocketAddr::new(dst, port(2)?),
+        payload,
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     #[test]
     fn ipv4_header_checksum_verifies() {
@@ -217,5 +325,63 @@ mod tests {
         sum += 11 + 17;
         sum = checksum_add(sum, &p[40..]);
         assert_eq!(checksum_finish(sum), 0);
+    }
+
+    #[test]
+    fn what_is_written_reads_back() {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = PcapWriter::new(Box::new(Shared(buf.clone()))).unwrap();
+        let time = UNIX_EPOCH + Duration::from_micros(1_700_000_000_123_456);
+        let records = [
+            (
+                "127.0.0.1:5683",
+                "127.0.0.1:40000",
+                Direction::Out,
+                &b"\x40\x01\x00\x01"[..],
+            ),
+            ("[::1]:5683", "[::1]:1", Direction::In, &b"abc"[..]),
+            ("127.0.0.1:7", "[::1]:9", Direction::Out, &b""[..]),
+        ];
+        for (local, peer, direction, bytes) in records {
+            writer.record(&TapRecord {
+                direction,
+                local: local.parse().unwrap(),
+                peer: peer.parse().unwrap(),
+                time,
+                bytes,
+            });
+        }
+        let mut file = buf.lock().unwrap().clone();
+        let packets = parse_pcap(&file).unwrap();
+        assert_eq!(packets.len(), 3);
+        assert_eq!(packets[0].time, time);
+        assert_eq!(packets[0].src, "127.0.0.1:5683".parse().unwrap());
+        assert_eq!(packets[0].dst, "127.0.0.1:40000".parse().unwrap());
+        assert_eq!(packets[0].payload, b"\x40\x01\x00\x01");
+        // Received: the peer is the source.
+        assert_eq!(packets[1].src, "[::1]:1".parse().unwrap());
+        assert_eq!(packets[1].dst, "[::1]:5683".parse().unwrap());
+        // A v4-mapped address comes back as IPv4.
+        assert_eq!(packets[2].src, "127.0.0.1:7".parse().unwrap());
+        assert!(packets[2].payload.is_empty());
+        // A record cut short ends the list; a wrong header is an error.
+        file.truncate(file.len() - 3);
+        assert_eq!(parse_pcap(&file).unwrap().len(), 2);
+        assert!(parse_pcap(&file[..20]).is_err());
+        let mut other = file.clone();
+        other[20] = 1;
+        assert!(parse_pcap(&other).is_err());
+    }
+
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
     }
 }

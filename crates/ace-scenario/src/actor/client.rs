@@ -1,14 +1,13 @@
 //! A group member in this process: a thin adapter from the [`Member`]
 //! trait to `ace_client::GroupClient`, whose endpoint is tapped into the
-//! run's capture. Served group requests are recorded (and labelled for the
-//! diagram: the member's handler sits inside the Group OSCORE layer, so it
-//! knows the inner method and path); Responders answer with their name.
+//! run's capture. Everything it serves (group requests, the KDC's requests
+//! to its `control_uri`) is labelled for the diagram by a layer inside the
+//! (Group) OSCORE layer, which knows the inner method, path and code; served
+//! group requests are recorded, and Responders answer with their name.
 
 use super::{
     ActorError, ActorFuture, Hints, Joined, Member, MemberSetup, Notice, RawReply, Received, Reply,
 };
-use crate::capture::Capture;
-use crate::report::flow::code_text;
 use ace_client::flow::{AwaitHints, AwaitToken};
 use ace_client::membership::MembershipRecord;
 use ace_client::{
@@ -65,7 +64,6 @@ pub struct InProcessMember {
     kdc: SocketAddr,
     as_uri: String,
     audience: String,
-    capture: Arc<Capture>,
     received: Arc<Mutex<Vec<Received>>>,
     notices: Arc<Mutex<Vec<Notice>>>,
     /// ID1 of the latest token obtained outside a join (a verifier's).
@@ -123,6 +121,9 @@ impl InProcessMember {
         config.observe = spec.observe;
         config.protocol = protocol;
         config.taps = vec![capture.tap(&spec.name)];
+        // The inner request and response of what it serves (group
+        // requests, the KDC's requests to its control_uri), for the diagram.
+        config.inner_layers = vec![Arc::new(super::inprocess::InnerLabels(capture.clone()))];
         config.faults = faults;
         config.countersignature = countersignature;
         // Sequence-number reservations persisted before use (RFC 8613
@@ -160,7 +161,6 @@ impl InProcessMember {
             kdc,
             as_uri,
             audience,
-            capture,
             received,
             notices,
             extra_session: Mutex::new(None),
@@ -400,18 +400,10 @@ impl Member for InProcessMember {
         Box::pin(async move {
             let name = self.name.clone();
             let received = self.received.clone();
-            let capture = self.capture.clone();
             let g = group.clone();
             let handler: SharedHandler = Arc::new(move |request: Request| {
                 let kid = ace_coap::oscore::identity::<Label>(&request).map(|i| i.kid.clone());
                 let path = format!("/{}", request.path.join("/"));
-                let token = request.meta.token;
-                capture.label_request(
-                    request.peer,
-                    token.as_bytes(),
-                    request.method.as_str(),
-                    &path,
-                );
                 lock(&received).push(Received {
                     group: g.clone(),
                     path: path.clone(),
@@ -420,7 +412,6 @@ impl Member for InProcessMember {
                 });
                 let response = Response::content(format!("{name} read {path}"))
                     .with_content_format(TEXT_PLAIN);
-                capture.label_response(request.peer, token.as_bytes(), &code_text(response.code.0));
                 async move { response }
             });
             self.client

@@ -42,12 +42,16 @@ pub fn scenario_protocol(lossy: bool) -> ProtocolConfig {
 }
 
 /// Records the inner method, path and response code of every protected
-/// request that reaches `inner`, so the diagram can show them.
+/// request from the network that reaches `inner`, so the diagram can show
+/// them.
 pub fn inner_labels(inner: SharedHandler, capture: Arc<Capture>) -> SharedHandler {
     Middleware::wrap(inner, move |request: Request, next: SharedHandler| {
         let capture = capture.clone();
         async move {
-            let protected = request.security.is_some();
+            // A notification's run of the handler (the KDC's Observe
+            // resources) would relabel the registration's exchange.
+            let protected = request.security.is_some()
+                && matches!(request.meta.origin, ace_coap::request::Origin::Network);
             let peer = request.peer;
             let token = request.meta.token;
             if protected {
@@ -65,6 +69,16 @@ pub fn inner_labels(inner: SharedHandler, capture: Arc<Capture>) -> SharedHandle
             response
         }
     })
+}
+
+/// [`inner_labels`] as a layer (for the inner layers of the KDC service
+/// and of the members).
+pub(crate) struct InnerLabels(pub(crate) Arc<Capture>);
+
+impl Layer for InnerLabels {
+    fn layer(&self, inner: SharedHandler) -> SharedHandler {
+        inner_labels(inner, self.0.clone())
+    }
 }
 
 /// The AS running in this process.
@@ -129,6 +143,7 @@ pub struct InProcessKdc {
     config: KdcConfig,
     addr: SocketAddr,
     protocol: ProtocolConfig,
+    capture: Arc<Capture>,
     service: tokio::sync::Mutex<Option<KdcService>>,
 }
 
@@ -142,18 +157,21 @@ impl std::fmt::Debug for InProcessKdc {
 
 impl InProcessKdc {
     /// Opens the SQLite database of `config` and starts the KDC on
-    /// `listen`.
+    /// `listen`; the inner request and response of each protected exchange
+    /// go to `capture` as labels.
     pub async fn start(
         config: KdcConfig,
         listen: SocketAddr,
         protocol: ProtocolConfig,
+        capture: Arc<Capture>,
     ) -> Result<Self, ActorError> {
-        let service = Self::launch(&config, listen, &protocol).await?;
+        let service = Self::launch(&config, listen, &protocol, &capture).await?;
         let addr = service.local_addr();
         Ok(Self {
             config,
             addr,
             protocol,
+            capture,
             service: tokio::sync::Mutex::new(Some(service)),
         })
     }
@@ -162,6 +180,7 @@ impl InProcessKdc {
         config: &KdcConfig,
         listen: SocketAddr,
         protocol: &ProtocolConfig,
+        capture: &Arc<Capture>,
     ) -> Result<KdcService, ActorError> {
         let store: Arc<dyn Store> = Arc::new(
             SqliteStore::open(&config.database)
@@ -175,6 +194,9 @@ impl InProcessKdc {
         options.tick = Duration::from_millis(config.tick_ms);
         options.eviction_grace = Duration::from_millis(500);
         options.clock = clock;
+        options
+            .inner_layers
+            .push(Arc::new(InnerLabels(capture.clone())));
         KdcService::start(kdc, restore, options)
             .await
             .map_err(|e| ActorError::other(format!("KDC bind {listen}: {e}")))
@@ -208,7 +230,7 @@ impl KdcControl for InProcessKdc {
             // old socket's teardown, so try a few times.
             let mut last = None;
             for _ in 0..20 {
-                match Self::launch(&self.config, self.addr, &self.protocol).await {
+                match Self::launch(&self.config, self.addr, &self.protocol, &self.capture).await {
                     Ok(s) => {
                         *slot = Some(s);
                         return Ok(());

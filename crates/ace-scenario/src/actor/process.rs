@@ -7,12 +7,14 @@
 //! shuts down or is dropped.
 
 use super::{ActorError, ActorFuture, KdcControl};
+use crate::capture::Capture;
 use crate::model::Scenario;
 use crate::runner::config::Deployment;
 use ace_coap::{CoapEndpoint, Request, RequestOptions};
 use ace_kdc::admin::Command as KdcCommand;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
@@ -136,12 +138,14 @@ impl std::fmt::Debug for ProcessAs {
 }
 
 impl ProcessAs {
-    /// Writes `as.toml` and starts `ace-as --config as.toml serve`.
+    /// Writes `as.toml` and starts `ace-as --config as.toml serve`, its
+    /// traffic captured into files that `capture` merges at the end.
     pub async fn start(
         bin_dir: &Path,
         deployment: &Deployment,
         scenario: &Scenario,
         dir: &Path,
+        capture: &Capture,
     ) -> Result<Self, ActorError> {
         let program = binary(bin_dir, "ace-as")?;
         let addr = free_port()?;
@@ -153,7 +157,21 @@ impl ProcessAs {
         .map_err(|e| ActorError::other(format!("{}: {e}", config.display())))?;
         let log = dir.join("as.log");
         let config_arg = config.display().to_string();
-        let mut child = spawn(&program, &["--config", &config_arg, "serve"], &log)?;
+        let (pcap, trace) = capture.child_files("AS", addr, dir);
+        let (pcap, trace) = (pcap.display().to_string(), trace.display().to_string());
+        let mut child = spawn(
+            &program,
+            &[
+                "--config",
+                &config_arg,
+                "--pcap",
+                &pcap,
+                "--trace",
+                &trace,
+                "serve",
+            ],
+            &log,
+        )?;
         // An unauthenticated token request: the AS answers 4.01.
         if let Err(e) =
             await_ready(&mut child, addr, || Request::post("/token"), "ace-as", &log).await
@@ -184,6 +202,8 @@ impl ProcessAs {
 pub struct ProcessKdc {
     program: PathBuf,
     config: PathBuf,
+    dir: PathBuf,
+    capture: Arc<Capture>,
     database: PathBuf,
     log: PathBuf,
     addr: SocketAddr,
@@ -199,13 +219,16 @@ impl std::fmt::Debug for ProcessKdc {
 }
 
 impl ProcessKdc {
-    /// Writes `kdc.toml` and starts `ace-kdc serve --config kdc.toml`.
+    /// Writes `kdc.toml` and starts `ace-kdc serve --config kdc.toml`, its
+    /// traffic captured into files that `capture` merges at the end (new
+    /// files at each restart).
     pub async fn start(
         bin_dir: &Path,
         deployment: &Deployment,
         scenario: &Scenario,
         dir: &Path,
         as_uri: &str,
+        capture: Arc<Capture>,
     ) -> Result<Self, ActorError> {
         let program = binary(bin_dir, "ace-kdc")?;
         let addr = free_port()?;
@@ -219,6 +242,8 @@ impl ProcessKdc {
         let kdc = Self {
             program,
             config,
+            dir: dir.to_path_buf(),
+            capture,
             database,
             log: dir.join("kdc.log"),
             addr,
@@ -231,7 +256,15 @@ impl ProcessKdc {
 
     async fn launch(&self) -> Result<Child, ActorError> {
         let config = self.config.display().to_string();
-        let mut child = spawn(&self.program, &["serve", "--config", &config], &self.log)?;
+        let (pcap, trace) = self.capture.child_files("KDC", self.addr, &self.dir);
+        let (pcap, trace) = (pcap.display().to_string(), trace.display().to_string());
+        let mut child = spawn(
+            &self.program,
+            &[
+                "serve", "--config", &config, "--pcap", &pcap, "--trace", &trace,
+            ],
+            &self.log,
+        )?;
         // A request without a token: the KDC answers 4.01 with hints.
         match await_ready(
             &mut child,

@@ -168,13 +168,21 @@ impl ProcessMember {
         Ok(member)
     }
 
+    /// The arguments of every invocation, with new capture files for it
+    /// (merged into the run's capture at the end).
     fn base_args(&self) -> Vec<String> {
+        let dir = self.state.parent().unwrap_or_else(|| Path::new("."));
+        let (pcap, trace) = self.capture.child_files(&self.name, self.bind, dir);
         vec![
             "--config".into(),
             self.config.display().to_string(),
             "--state".into(),
             self.state.display().to_string(),
             "--json".into(),
+            "--pcap".into(),
+            pcap.display().to_string(),
+            "--trace".into(),
+            trace.display().to_string(),
         ]
     }
 

@@ -252,7 +252,9 @@ pub async fn run(scenario: &Scenario, options: RunOptions) -> RunReport {
         }
     }
     let aliases = world.lifeline_aliases();
-    world.shutdown().await;
+    for problem in world.shutdown().await {
+        log.line(&format!("  capture not merged: {problem}"));
+    }
     report.passed = report.error.is_none()
         && !report.steps.is_empty()
         && report.steps.iter().all(|s| s.verdict == Verdict::Passed);

@@ -134,15 +134,23 @@ impl World {
                 let config = ace_kdc::config::RawConfig::parse(&text)
                     .and_then(ace_kdc::KdcConfig::from_raw)
                     .map_err(|e| ActorError::other(format!("generated KDC configuration: {e}")))?;
-                let kdc = InProcessKdc::start(config, loopback, protocol.clone()).await?;
+                let kdc = InProcessKdc::start(config, loopback, protocol.clone(), capture.clone())
+                    .await?;
                 (Authority::InProcess(authority), Arc::new(kdc))
             }
             Mode::Processes { bin_dir } => {
                 let authority =
-                    ProcessAs::start(bin_dir, &deployment, scenario, dir.path()).await?;
+                    ProcessAs::start(bin_dir, &deployment, scenario, dir.path(), &capture).await?;
                 let as_uri = format!("coap://{}/token", authority.addr());
-                let kdc =
-                    ProcessKdc::start(bin_dir, &deployment, scenario, dir.path(), &as_uri).await?;
+                let kdc = ProcessKdc::start(
+                    bin_dir,
+                    &deployment,
+                    scenario,
+                    dir.path(),
+                    &as_uri,
+                    capture.clone(),
+                )
+                .await?;
                 (Authority::Process(Box::new(authority)), Arc::new(kdc))
             }
         };
@@ -301,7 +309,10 @@ impl World {
     }
 
     /// Stops every actor; child processes are killed.
-    pub(crate) async fn shutdown(self) {
+    /// Stops every actor, then merges the child processes' captures into
+    /// the run's (before their directory goes); returns a note for each
+    /// capture file that could not be read.
+    pub(crate) async fn shutdown(self) -> Vec<String> {
         for m in self.members.values() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(5), m.shutdown()).await;
         }
@@ -310,10 +321,13 @@ impl World {
         }
         let _ = tokio::time::timeout(std::time::Duration::from_secs(5), self.kdc.shutdown()).await;
         self.authority.shutdown().await;
+        let (_, problems) = self.capture.import_children();
         if std::env::var_os("ACE_SCENARIO_KEEP").is_some() {
-            // Configuration files, databases and logs, for debugging.
+            // Configuration files, databases, logs and captures, for
+            // debugging.
             let kept = self.dir.keep();
             eprintln!("ace-scenario: kept {}", kept.display());
         }
+        problems
     }
 }
