@@ -1,7 +1,8 @@
-//! Figures for BENCHMARKS.md (ignored by default; run in release mode):
+//! Figures for BENCHMARKS.md (a benchmark target, not run by the test
+//! command):
 //!
 //! ```text
-//! cargo test --release -p ace-client --test bench -- --ignored --nocapture
+//! cargo bench -p ace-client --bench client_flow
 //! ```
 //!
 //! Over loopback against the real AS and KDC in this process: the latency
@@ -10,8 +11,9 @@
 //! check of the KDC's PoP, Group OSCORE context), of a join under an
 //! existing token, and of a Group OSCORE request answered by one member.
 
-#![allow(clippy::unwrap_used)] // tests may unwrap
+#![allow(clippy::unwrap_used)] // a benchmark may unwrap
 
+#[path = "../tests/support/mod.rs"]
 mod support;
 
 use ace_client::JoinOptions;
@@ -35,8 +37,15 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "benchmark: run in release mode with --ignored --nocapture"]
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(client_flow_latencies());
+}
+
 async fn client_flow_latencies() {
     let world = World::start().await;
     let rounds = 100;

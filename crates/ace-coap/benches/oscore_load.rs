@@ -1,10 +1,10 @@
 //! OSCORE request rate over loopback, next to plain CoAP measured the same
 //! way in the same run: N concurrent clients (each with its own endpoint
 //! and, for OSCORE, its own security context), closed loop, a small GET.
-//! Ignored by default; run in release mode:
+//! A benchmark target (not run by the test command):
 //!
 //! ```text
-//! cargo test --release -p ace-coap --test oscore_load -- --ignored --nocapture
+//! cargo bench -p ace-coap --bench oscore_load
 //! ```
 //!
 //! `ACE_LOAD_SECS` (default 3, at most 60) sets the measured seconds per
@@ -14,8 +14,9 @@
 //! shared machine affects both alike. The
 //! clients run in the same process as the server, so the figures include
 //! the clients' protection work too.
-#![allow(clippy::unwrap_used)] // tests may unwrap
+#![allow(clippy::unwrap_used)] // a benchmark may unwrap
 
+#[path = "../tests/oscore_support/mod.rs"]
 mod oscore_support;
 
 use ace_coap::oscore::{self, OscoreClient, OscoreContexts};
@@ -121,8 +122,15 @@ async fn run(kind: &Kind, clients: u8, duration: Duration) -> Round {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "load measurement; run in release mode with --ignored --nocapture"]
+fn main() {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(oscore_request_rate_over_loopback());
+}
+
 async fn oscore_request_rate_over_loopback() {
     let secs = env_or("ACE_LOAD_SECS", 3).clamp(1, 60);
     let clients = u8::try_from(env_or("ACE_LOAD_CLIENTS", 8).clamp(1, 64)).unwrap();
