@@ -536,7 +536,10 @@ async fn ipv6_multicast_on_loopback_or_its_precise_limitation() {
         let s = CoapEndpoint::bind(config("[::1]:0".parse().unwrap()).join(group.clone()), router.into_handler()).await.unwrap();
         if flags & IFF_MULTICAST == 0 {
             // Linux does not route IPv6 multicast out of an interface
-            // without IFF_MULTICAST: sendto fails with ENETUNREACH.
+            // without IFF_MULTICAST: sendto fails with ENETUNREACH. (Even
+            // with the flag it would not: a route via the loopback device
+            // becomes a reject route. `multicast_ipv6.rs` proves IPv6 group
+            // requests over a veth pair in a private network namespace.)
             let probe = std::net::UdpSocket::bind("[::1]:0").unwrap();
             let socket = socket2::SockRef::from(&probe);
             socket.set_multicast_if_v6(lo).unwrap();
