@@ -402,6 +402,47 @@ impl Capture {
             .collect()
     }
 
+    /// What the child processes of `actor` sent since `since` to others
+    /// than `except`, other than empty messages, read from their pcap
+    /// files while they run (the files are flushed datagram by datagram):
+    /// [`spoken`] for an actor whose endpoint is not tapped live. `None`
+    /// when no child process of `actor` writes a capture.
+    pub fn children_spoken(
+        &self,
+        actor: &str,
+        since: Duration,
+        except: &[SocketAddr],
+    ) -> Option<Vec<String>> {
+        let (children, names, start) = {
+            let s = lock(&self.state);
+            let children: Vec<ChildFiles> = s
+                .children
+                .iter()
+                .filter(|c| c.actor == actor)
+                .cloned()
+                .collect();
+            (children, s.names.clone(), self.start_wall)
+        };
+        if children.is_empty() {
+            return None;
+        }
+        let from = start + since;
+        let mut said = Vec::new();
+        for child in &children {
+            // A process that has not started yet has written no file.
+            let Ok(packets) = ace_coap::tap::read_pcap(&child.pcap) else {
+                continue;
+            };
+            said.extend(
+                packets
+                    .iter()
+                    .filter(|p| p.src == child.addr && p.time >= from && !except.contains(&p.dst))
+                    .filter_map(|p| not_empty(&p.payload, p.dst, &names)),
+            );
+        }
+        Some(said)
+    }
+
     /// Flushes the trace.
     pub fn flush(&self) {
         if let Some(t) = &self.trace {
@@ -480,26 +521,32 @@ pub fn spoken(
         })
         .filter(|d| d.at >= since && d.direction == Direction::Out && d.actor == actor)
         .filter(|d| !except.contains(&d.peer))
-        .filter_map(|d| {
-            let message = ace_coap::wire::decode(&d.bytes).ok();
-            let code = message.as_ref().map(|m| m.code);
-            if code == Some(0) {
-                return None;
-            }
-            let to = snapshot
-                .names
-                .get(&d.peer)
-                .cloned()
-                .unwrap_or_else(|| d.peer.to_string());
-            Some(format!(
-                "{} to {to}",
-                code.map_or_else(
-                    || "an undecodable datagram".to_string(),
-                    |c| { crate::report::flow::code_text(c) }
-                )
-            ))
-        })
+        .filter_map(|d| not_empty(&d.bytes, d.peer, &snapshot.names))
         .collect()
+}
+
+/// The message in `bytes` and its destination, unless it is an empty
+/// message (code 0.00: an ACK or RST).
+fn not_empty(
+    bytes: &[u8],
+    peer: SocketAddr,
+    names: &HashMap<SocketAddr, String>,
+) -> Option<String> {
+    let code = ace_coap::wire::decode(bytes).ok().map(|m| m.code);
+    if code == Some(0) {
+        return None;
+    }
+    let to = names
+        .get(&peer)
+        .cloned()
+        .unwrap_or_else(|| peer.to_string());
+    Some(format!(
+        "{} to {to}",
+        code.map_or_else(
+            || "an undecodable datagram".to_string(),
+            crate::report::flow::code_text
+        )
+    ))
 }
 
 /// A copy of a capture's timeline.
@@ -543,6 +590,51 @@ mod tests {
             time: SystemTime::now(),
             bytes: Box::leak(bytes.to_vec().into_boxed_slice()),
         }
+    }
+
+    #[test]
+    fn a_child_process_capture_is_read_while_it_runs() {
+        let c = Capture::new(None);
+        let kdc: SocketAddr = "127.0.0.1:3000".parse().unwrap();
+        let monitor: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        let requester: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        c.register("KDC", kdc, false);
+        c.register("monitor", monitor, false);
+        c.register("requester", requester, false);
+        // No process of the requester writes a capture.
+        assert_eq!(c.children_spoken("requester", Duration::ZERO, &[kdc]), None);
+        let dir = tempfile::tempdir().unwrap();
+        // A first invocation that never started, then the running one.
+        let _ = c.child_files("monitor", monitor, dir.path());
+        let (pcap, _) = c.child_files("monitor", monitor, dir.path());
+        let w = PcapWriter::create(&pcap).unwrap();
+        let since = Duration::from_millis(50);
+        let at = |ms: u64| c.start_wall + Duration::from_millis(ms);
+        let send = |peer: SocketAddr, time: SystemTime, bytes: &[u8]| {
+            w.record(&TapRecord {
+                direction: Direction::Out,
+                local: monitor,
+                peer,
+                time,
+                bytes,
+            });
+        };
+        // Before the step: a 2.05 to the requester (not this step's).
+        send(requester, at(10), b"\x60\x45\x00\x01");
+        // During the step: an empty ACK (allowed), a request to the KDC
+        // (infrastructure, left out) ...
+        send(requester, at(60), b"\x60\x00\x00\x02");
+        send(kdc, at(61), b"\x40\x01\x00\x03");
+        assert_eq!(c.children_spoken("monitor", since, &[kdc]), Some(vec![]));
+        // ... and then a 4.01 to the requester: read at once, without
+        // stopping the writer.
+        send(requester, at(62), b"\x60\x81\x00\x04");
+        let said = c.children_spoken("monitor", since, &[kdc]).unwrap();
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].contains("4.01") && said[0].ends_with("to requester"),
+            "{said:?}"
+        );
     }
 
     #[test]

@@ -135,6 +135,17 @@ async fn the_demo_passes_with_processes() {
             .unwrap();
     assert_eq!(report["mode"], "processes");
     assert_eq!(report["passed"], true);
+    // The Monitor's silence is checked while the run goes on, from the
+    // capture file its own process writes.
+    let details: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("response(s) from responder"))
+        .collect();
+    assert_eq!(details.len(), 2, "{stdout}");
+    assert!(
+        details.iter().all(|l| l.contains("monitor sent nothing")),
+        "{stdout}"
+    );
     // The children's own captures were merged: the diagram shows the whole
     // flow between the processes, with the inner requests and codes from
     // their traces' `inner` lines.

@@ -1052,7 +1052,8 @@ impl World {
 
     /// Checks that the Monitors of `group` (other than `sender`) sent the
     /// members nothing since `since` but empty messages, where the capture
-    /// sees their endpoints; adds a problem for each that did, and returns
+    /// sees their endpoints (live, or in the capture files of their
+    /// processes); adds a problem for each that did, and returns
     /// those checked and silent.
     fn silent_monitors(
         &self,
@@ -1071,10 +1072,16 @@ impl World {
             let Some(addr) = self.members.get(name).and_then(|m| m.local_addr()) else {
                 continue;
             };
-            if !snapshot.tapped.contains(&addr) {
-                continue;
-            }
-            let said = crate::capture::spoken(&snapshot, name, since, &infrastructure);
+            let said = if snapshot.tapped.contains(&addr) {
+                crate::capture::spoken(&snapshot, name, since, &infrastructure)
+            } else {
+                // A member in its own process (`--processes`): its capture
+                // file, read as it is written.
+                match self.capture.children_spoken(name, since, &infrastructure) {
+                    Some(said) => said,
+                    None => continue,
+                }
+            };
             if said.is_empty() {
                 quiet.push(name.clone());
             } else {
