@@ -4,10 +4,10 @@
 //! Linux cannot carry IPv6 multicast over `lo`: it turns any non-local
 //! route via the loopback device into a reject route, so a send to
 //! `ff02::fd` on `lo` fails (or, with a route forced in, is dropped), and
-//! `endpoint.rs` asserts that limitation precisely. The nearest loopback
-//! that does carry IPv6 multicast is a veth pair inside a private network
-//! namespace: traffic never leaves this host, and the host's interfaces are
-//! untouched. This test re-runs itself inside `unshare --user
+//! `endpoint.rs` asserts that limitation precisely. The closest stand-in
+//! for loopback that does carry IPv6 multicast is a veth pair inside a
+//! private network namespace: traffic never leaves this host, and the
+//! host's interfaces are untouched. This test re-runs itself inside `unshare --user
 //! --map-root-user --net` after creating the pair there (`ip link add`).
 //! It needs `unshare` (util-linux), `ip` (iproute2) and user namespaces:
 //! a missing tool fails it under `ACE_REQUIRE_PEERS=1` (set by
