@@ -27,6 +27,7 @@ import os
 import shutil
 import sys
 import tempfile
+import gc
 
 from aiocoap import Message
 from aiocoap.message import Direction
@@ -68,7 +69,16 @@ def wire(msg, like):
 
 def setup_oscore(cmd):
     d = tempfile.mkdtemp(prefix="aiocoap-oscore-")
-    atexit.register(shutil.rmtree, d, True)
+
+    def cleanup():
+        # The context writes its sequence number back when it is dropped:
+        # drop it, and the exchanges that hold it, while its directory still
+        # exists, then remove the directory.
+        state.clear()
+        gc.collect()
+        shutil.rmtree(d, True)
+
+    atexit.register(cleanup)
     settings = {
         "sender-id_hex": cmd["sid"],
         "recipient-id_hex": cmd["rid"],
