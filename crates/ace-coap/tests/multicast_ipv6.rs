@@ -4,7 +4,7 @@
 //! Linux cannot carry IPv6 multicast over `lo`: it turns any non-local
 //! route via the loopback device into a reject route, so a send to
 //! `ff02::fd` on `lo` fails (or, with a route forced in, is dropped), and
-//! `endpoint.rs` asserts that limitation precisely. The closest stand-in
+//! `endpoint.rs` asserts that limitation precisely (ENETUNREACH). The closest stand-in
 //! for loopback that does carry IPv6 multicast is a veth pair inside a
 //! private network namespace: traffic never leaves this host, and the
 //! host's interfaces are untouched. This test re-runs itself inside `unshare --user
