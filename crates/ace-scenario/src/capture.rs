@@ -110,6 +110,28 @@ struct ChildFiles {
     trace: PathBuf,
 }
 
+impl ChildFiles {
+    /// A packet of this child's pcap file as a datagram of the timeline
+    /// that started at `start_wall`, seen from the child's side.
+    fn datagram(&self, p: PcapPacket, start_wall: SystemTime) -> Datagram {
+        let (direction, local, peer) = if p.src == self.addr {
+            (Direction::Out, p.src, p.dst)
+        } else {
+            (Direction::In, p.dst, p.src)
+        };
+        Datagram {
+            at: p.time.duration_since(start_wall).unwrap_or_default(),
+            time: p.time,
+            actor: self.actor.clone(),
+            direction,
+            local,
+            peer,
+            bytes: p.payload,
+            primary: false,
+        }
+    }
+}
+
 /// The capture of one run.
 pub struct Capture {
     start: Instant,
@@ -379,26 +401,8 @@ impl Capture {
             .or_insert_with(|| child.actor.clone());
         packets
             .into_iter()
-            .filter_map(|p| {
-                let (direction, local, peer) = if p.src == child.addr {
-                    (Direction::Out, p.src, p.dst)
-                } else {
-                    (Direction::In, p.dst, p.src)
-                };
-                if !s.names.contains_key(&peer) {
-                    return None;
-                }
-                Some(Datagram {
-                    at: p.time.duration_since(self.start_wall).unwrap_or_default(),
-                    time: p.time,
-                    actor: child.actor.clone(),
-                    direction,
-                    local,
-                    peer,
-                    bytes: p.payload,
-                    primary: false,
-                })
-            })
+            .map(|p| child.datagram(p, self.start_wall))
+            .filter(|d| s.names.contains_key(&d.peer))
             .collect()
     }
 
@@ -413,7 +417,7 @@ impl Capture {
         since: Duration,
         except: &[SocketAddr],
     ) -> Option<Vec<String>> {
-        let (children, names, start) = {
+        let (children, names) = {
             let s = lock(&self.state);
             let children: Vec<ChildFiles> = s
                 .children
@@ -421,26 +425,18 @@ impl Capture {
                 .filter(|c| c.actor == actor)
                 .cloned()
                 .collect();
-            (children, s.names.clone(), self.start_wall)
+            (children, s.names.clone())
         };
         if children.is_empty() {
             return None;
         }
-        let from = start + since;
-        let mut said = Vec::new();
-        for child in &children {
+        let datagrams: Vec<Datagram> = children
+            .iter()
             // A process that has not started yet has written no file.
-            let Ok(packets) = ace_coap::tap::read_pcap(&child.pcap) else {
-                continue;
-            };
-            said.extend(
-                packets
-                    .iter()
-                    .filter(|p| p.src == child.addr && p.time >= from && !except.contains(&p.dst))
-                    .filter_map(|p| not_empty(&p.payload, p.dst, &names)),
-            );
-        }
-        Some(said)
+            .filter_map(|c| Some((c, ace_coap::tap::read_pcap(&c.pcap).ok()?)))
+            .flat_map(|(c, packets)| packets.into_iter().map(|p| c.datagram(p, self.start_wall)))
+            .collect();
+        Some(said(datagrams.iter(), actor, since, except, &names))
     }
 
     /// Flushes the trace.
@@ -512,41 +508,42 @@ pub fn spoken(
     since: Duration,
     except: &[SocketAddr],
 ) -> Vec<String> {
-    snapshot
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Datagram(d) => Some(d),
-            Event::Step { .. } => None,
-        })
-        .filter(|d| d.at >= since && d.direction == Direction::Out && d.actor == actor)
-        .filter(|d| !except.contains(&d.peer))
-        .filter_map(|d| not_empty(&d.bytes, d.peer, &snapshot.names))
-        .collect()
+    let datagrams = snapshot.events.iter().filter_map(|e| match e {
+        Event::Datagram(d) => Some(d),
+        Event::Step { .. } => None,
+    });
+    said(datagrams, actor, since, except, &snapshot.names)
 }
 
-/// The message in `bytes` and its destination, unless it is an empty
-/// message (code 0.00: an ACK or RST).
-fn not_empty(
-    bytes: &[u8],
-    peer: SocketAddr,
+/// [`spoken`] over any datagrams, the names of `names`.
+fn said<'a>(
+    datagrams: impl Iterator<Item = &'a Datagram>,
+    actor: &str,
+    since: Duration,
+    except: &[SocketAddr],
     names: &HashMap<SocketAddr, String>,
-) -> Option<String> {
-    let code = ace_coap::wire::decode(bytes).ok().map(|m| m.code);
-    if code == Some(0) {
-        return None;
-    }
-    let to = names
-        .get(&peer)
-        .cloned()
-        .unwrap_or_else(|| peer.to_string());
-    Some(format!(
-        "{} to {to}",
-        code.map_or_else(
-            || "an undecodable datagram".to_string(),
-            crate::report::flow::code_text
-        )
-    ))
+) -> Vec<String> {
+    datagrams
+        .filter(|d| d.at >= since && d.direction == Direction::Out && d.actor == actor)
+        .filter(|d| !except.contains(&d.peer))
+        .filter_map(|d| {
+            let code = ace_coap::wire::decode(&d.bytes).ok().map(|m| m.code);
+            if code == Some(0) {
+                return None;
+            }
+            let to = names
+                .get(&d.peer)
+                .cloned()
+                .unwrap_or_else(|| d.peer.to_string());
+            Some(format!(
+                "{} to {to}",
+                code.map_or_else(
+                    || "an undecodable datagram".to_string(),
+                    crate::report::flow::code_text
+                )
+            ))
+        })
+        .collect()
 }
 
 /// A copy of a capture's timeline.
