@@ -106,7 +106,7 @@ for round in $(seq "$ROUNDS"); do
 done
 best_max() { grep "^| $1 | [0-9]* | max " "$RAW" | sort -t'|' -k5 -n -r | head -1; }
 # Half of our maximum rate: the best full-load round of any of our variants.
-BEST_OURS=$(grep "^| ours-[a-z-]* | [0-9]* | max " "$RAW" | sort -t'|' -k5 -n -r | head -1)
+BEST_OURS=$(best_max 'ours-[a-z-]*')
 HALF=$(echo "$BEST_OURS" | awk -F'|' '{ printf "%d", $5 / 2 }')
 BEST_NAME=$(echo "$BEST_OURS" | awk -F'|' '{ gsub(/ /, "", $2); print $2 }')
 for round in $(seq "$ROUNDS"); do

@@ -37,16 +37,8 @@ fn summary(name: &str, mut samples: Vec<Duration>) {
     );
 }
 
-fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(client_flow_latencies());
-}
-
-async fn client_flow_latencies() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let world = World::start().await;
     let rounds = 100;
     let mut full = Vec::new();

@@ -122,16 +122,8 @@ async fn run(kind: &Kind, clients: u8, duration: Duration) -> Round {
     }
 }
 
-fn main() {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(oscore_request_rate_over_loopback());
-}
-
-async fn oscore_request_rate_over_loopback() {
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     let secs = env_or("ACE_LOAD_SECS", 3).clamp(1, 60);
     let clients = u8::try_from(env_or("ACE_LOAD_CLIENTS", 8).clamp(1, 64)).unwrap();
     let duration = Duration::from_secs(secs);

@@ -22,12 +22,12 @@ Answers: {"msg": hex, ...} or {"error": name, "detail": text}.
 """
 
 import atexit
+import gc
 import json
 import os
 import shutil
 import sys
 import tempfile
-import gc
 
 from aiocoap import Message
 from aiocoap.message import Direction
