@@ -1,18 +1,22 @@
-//! Tampered OSCORE requests against the server layer, generated. A
-//! protected request has bytes flipped in its OSCORE option or its
-//! ciphertext, or either cut short. Every such copy must be refused
-//! unprotected with a 4.xx (RFC 8613 section 8.2), must never reach the
-//! handler and must not touch the replay window: the untouched original,
-//! sent afterwards, is still accepted exactly once.
+//! Tampered OSCORE and Group OSCORE requests against the server layer,
+//! generated. A protected request (OSCORE, Group OSCORE group mode with its
+//! countersignature, or pairwise mode) has bytes flipped in its OSCORE
+//! option or its ciphertext, or either cut short. Every such copy must be
+//! refused unprotected with a 4.xx (RFC 8613 section 8.2, RFC 10021
+//! sections 7.2 and 8.4), must never reach the handler and must not touch
+//! the replay window: the untouched original, sent afterwards, is still
+//! accepted exactly once.
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod oscore_support;
 
 use ace_coap::option::number;
-use ace_coap::oscore::{OscoreContexts, OscoreServerLayer, convert};
+use ace_coap::oscore::{GroupMember, OscoreContexts, OscoreServerLayer, RequestMode, convert};
 use ace_coap::{Layer, Method, Request, Response, Router};
+use ace_proto::keys::SignatureAlgorithm;
+use ace_proto::roles::group_oscore::{REQUESTER, RESPONDER};
 use coap_lite::{CoapOption, Packet};
-use oscore_support::{pair, request_packet};
+use oscore_support::{TestGroup, pair, request_packet};
 use proptest::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -80,7 +84,18 @@ fn as_request(p: &Packet) -> Request {
     convert::outer_request(p, &template)
 }
 
-fn run(copies: &[Vec<Tamper>]) {
+/// The protection under test.
+#[derive(Debug, Clone, Copy)]
+enum Setup {
+    /// RFC 8613 OSCORE between two endpoints.
+    Oscore,
+    /// Group OSCORE, group mode (signed).
+    GroupMode,
+    /// Group OSCORE, pairwise mode.
+    Pairwise,
+}
+
+fn run(setup: Setup, copies: &[Vec<Tamper>]) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -95,12 +110,29 @@ fn run(copies: &[Vec<Tamper>]) {
             }
         });
         let table = OscoreContexts::<String>::new();
-        let (server_ctx, mut client_ctx) = pair(b"\x0c", b"\x01");
-        table.install(&"client".to_string(), server_ctx);
+        let request = request_packet(0x02, "/act", b"payload");
+        let original = match setup {
+            Setup::Oscore => {
+                let (server_ctx, mut client_ctx) = pair(b"\x0c", b"\x01");
+                table.install(&"client".to_string(), server_ctx);
+                client_ctx.protect_request(&request).unwrap().0
+            }
+            Setup::GroupMode | Setup::Pairwise => {
+                let group = TestGroup::new(SignatureAlgorithm::EdDsa, 2);
+                let roles = [Some(RESPONDER), Some(REQUESTER)];
+                table.add_group(
+                    &"g".to_string(),
+                    GroupMember::new(group.security(0, &roles)),
+                );
+                let mode = match setup {
+                    Setup::GroupMode => RequestMode::Group,
+                    _ => RequestMode::Pairwise(group.members[0].sender_id.clone()),
+                };
+                let mut requester = group.security(1, &roles);
+                requester.protect_request(&request, &mode).unwrap().0
+            }
+        };
         let handler = OscoreServerLayer::new(table.clone()).layer(router.into_handler());
-        let (original, _) = client_ctx
-            .protect_request(&request_packet(0x02, "/act", b"payload"))
-            .unwrap();
 
         for tampers in copies {
             let Some(copy) = tampered(&original, tampers) else {
@@ -137,9 +169,23 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn tampered_requests_are_refused_and_leave_the_replay_window_alone(
+    fn tampered_oscore_requests_are_refused_and_leave_the_replay_window_alone(
         copies in prop::collection::vec(prop::collection::vec(tamper_strategy(), 1..4), 1..6)
     ) {
-        run(&copies);
+        run(Setup::Oscore, &copies);
+    }
+
+    #[test]
+    fn tampered_group_mode_requests_are_refused_and_leave_the_replay_window_alone(
+        copies in prop::collection::vec(prop::collection::vec(tamper_strategy(), 1..4), 1..6)
+    ) {
+        run(Setup::GroupMode, &copies);
+    }
+
+    #[test]
+    fn tampered_pairwise_requests_are_refused_and_leave_the_replay_window_alone(
+        copies in prop::collection::vec(prop::collection::vec(tamper_strategy(), 1..4), 1..6)
+    ) {
+        run(Setup::Pairwise, &copies);
     }
 }
