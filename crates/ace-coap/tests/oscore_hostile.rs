@@ -5,14 +5,15 @@
 //! refused unprotected with a 4.xx (RFC 8613 section 8.2, RFC 10021
 //! sections 7.2 and 8.4), must never reach the handler and must not touch
 //! the replay window: the untouched original, sent afterwards, is still
-//! accepted exactly once.
+//! accepted exactly once. Group OSCORE may refuse by silence instead, where
+//! RFC 10021 lets a server stop processing without answering.
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod oscore_support;
 
 use ace_coap::option::number;
 use ace_coap::oscore::{GroupMember, OscoreContexts, OscoreServerLayer, RequestMode, convert};
-use ace_coap::{Layer, Method, Request, Response, Router};
+use ace_coap::{Layer, Method, Request, Response, Router, codes};
 use ace_proto::keys::SignatureAlgorithm;
 use ace_proto::roles::group_oscore::{REQUESTER, RESPONDER};
 use coap_lite::{CoapOption, Packet};
@@ -140,7 +141,14 @@ fn run(setup: Setup, copies: &[Vec<Tamper>]) {
             };
             let response = handler.call(as_request(&copy)).await;
             let code = response.code;
-            assert_eq!(code.class(), 4, "tampering {tampers:?} answered {code:?}");
+            // Group OSCORE may also stop without a word (RFC 10021 section
+            // 8.4: a 'kid' the group does not know, or the server's own).
+            let silent = response.silent && code == codes::EMPTY;
+            let group = !matches!(setup, Setup::Oscore);
+            assert!(
+                code.class() == 4 || (group && silent),
+                "tampering {tampers:?} answered {code:?}"
+            );
             assert!(
                 !response.options.contains(number::OSCORE),
                 "an OSCORE error is unprotected"
@@ -188,4 +196,50 @@ proptest! {
     ) {
         run(Setup::Pairwise, &copies);
     }
+}
+
+/// A group-mode request whose 'kid' is the server's own Sender ID (here:
+/// the server's own keys used by someone else) is not processed (RFC 10021
+/// section 8.4) and not answered; the member's replay state is untouched.
+#[test]
+fn a_request_under_the_servers_own_sender_id_is_ignored() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let hits = Arc::new(AtomicU32::new(0));
+        let counter = hits.clone();
+        let router = Router::new().post("/act", move |_req: Request| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                Response::changed()
+            }
+        });
+        let group = TestGroup::new(SignatureAlgorithm::EdDsa, 2);
+        let roles = [Some(REQUESTER | RESPONDER), Some(REQUESTER)];
+        let table = OscoreContexts::<String>::new();
+        table.add_group(
+            &"g".to_string(),
+            GroupMember::new(group.security(0, &roles)),
+        );
+        let handler = OscoreServerLayer::new(table.clone()).layer(router.into_handler());
+        let request = request_packet(0x02, "/act", b"payload");
+        let (own, _) = group
+            .security(0, &roles)
+            .protect_request(&request, &RequestMode::Group)
+            .unwrap();
+        let response = handler.call(as_request(&own)).await;
+        assert!(response.silent, "answered {:?}", response.code);
+        assert_eq!(response.code, codes::EMPTY);
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        // A real member's request is served.
+        let (theirs, _) = group
+            .security(1, &roles)
+            .protect_request(&request, &RequestMode::Group)
+            .unwrap();
+        let response = handler.call(as_request(&theirs)).await;
+        assert!(response.options.contains(number::OSCORE));
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    });
 }
