@@ -96,20 +96,28 @@ enum Setup {
     Pairwise,
 }
 
-fn run(setup: Setup, copies: &[Vec<Tamper>]) {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// `POST /act`, counting its calls in `hits`.
+fn counting_router(hits: Arc<AtomicU32>) -> Router {
+    Router::new().post("/act", move |_req: Request| {
+        let hits = hits.clone();
+        async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            Response::changed()
+        }
+    })
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .build()
-        .unwrap();
-    rt.block_on(async {
+        .unwrap()
+        .block_on(f)
+}
+
+fn run(setup: Setup, copies: &[Vec<Tamper>]) {
+    block_on(async {
         let hits = Arc::new(AtomicU32::new(0));
-        let counter = hits.clone();
-        let router = Router::new().post("/act", move |_req: Request| {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Response::changed()
-            }
-        });
+        let router = counting_router(hits.clone());
         let table = OscoreContexts::<String>::new();
         let request = request_packet(0x02, "/act", b"payload");
         let original = match setup {
@@ -203,19 +211,9 @@ proptest! {
 /// section 8.4) and not answered; the member's replay state is untouched.
 #[test]
 fn a_request_under_the_servers_own_sender_id_is_ignored() {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let hits = Arc::new(AtomicU32::new(0));
-        let counter = hits.clone();
-        let router = Router::new().post("/act", move |_req: Request| {
-            let counter = counter.clone();
-            async move {
-                counter.fetch_add(1, Ordering::SeqCst);
-                Response::changed()
-            }
-        });
+        let router = counting_router(hits.clone());
         let group = TestGroup::new(SignatureAlgorithm::EdDsa, 2);
         let roles = [Some(REQUESTER | RESPONDER), Some(REQUESTER)];
         let table = OscoreContexts::<String>::new();
