@@ -142,7 +142,23 @@ fn init_logging() {
         .init();
 }
 
+/// Transparent huge pages off for this process, unless the operator chose
+/// with `MIMALLOC_ALLOW_THP` (the prctl is the one mimalloc itself makes
+/// for `MIMALLOC_ALLOW_THP=0`). mimalloc asks for huge pages on its
+/// segments, and the KDC's many small per-member allocations touch them
+/// sparsely, so every first touch zeroes 2 MiB. With them, 10,000 members
+/// took 4.9-5.3 KiB each and an empty KDC 19 MiB; without, 3.5-3.8 KiB and
+/// 13 MiB (`BENCHMARKS.md`, section ace-kdc).
+fn prefer_small_pages() {
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("MIMALLOC_ALLOW_THP").is_none() {
+        // A refusal (e.g. by a seccomp policy) only costs memory.
+        let _ = rustix::thread::disable_transparent_huge_pages(true);
+    }
+}
+
 fn main() -> anyhow::Result<()> {
+    prefer_small_pages();
     let args = Args::parse();
     init_logging();
     match args.command {
