@@ -1172,7 +1172,7 @@ fn dedup_cache_stays_bounded_under_many_peers() {
 
 #[test]
 fn arbitrary_datagrams_never_panic() {
-    let (mut sim, _c, _s) = client_and_server(echo());
+    let (mut sim, c, s) = client_and_server(echo());
     let mut rng = XorShift(12345);
     for _ in 0..5000 {
         let len = (rng.next() % 64) as usize;
@@ -1184,6 +1184,7 @@ fn arbitrary_datagrams_never_panic() {
         sim.inject(addr(9), addr(1), bytes);
     }
     sim.run_for(Duration::from_secs(30));
+    assert_well_formed_and_still_serving(&mut sim, c, s);
 }
 
 #[test]
@@ -1325,7 +1326,17 @@ fn mutated_valid_messages_never_panic() {
         vec![(number::BLOCK1, b(0, true, 6))],
         &[],
     );
-    let (mut sim, c, _s) = client_and_server(echo());
+    let (mut sim, c, s) = client_and_server(echo());
+    // The unmutated request seeds are what they claim: they reach the
+    // handler (the two Block1 blocks as one request), so the mutations
+    // below start from messages that go deep.
+    for (i, seed) in seeds.iter().take(4).enumerate() {
+        let mut m = wire::decode(seed).unwrap();
+        m.mid = 0x2000 + i as u16;
+        sim.inject(addr(8), addr(2), wire::encode(&m, 4096).unwrap());
+    }
+    let paths: Vec<String> = sim.nodes[s].seen.iter().map(Request::path_string).collect();
+    assert_eq!(paths, ["/echo", "/obs", "/q"]);
     let mut rng = XorShift(0xfeed);
     for round in 0..20_000u32 {
         if round % 500 == 0 {
@@ -1367,6 +1378,36 @@ fn mutated_valid_messages_never_panic() {
         sim.inject(addr(9), addr(1), bytes);
     }
     sim.run_for(Duration::from_secs(600));
+    assert_well_formed_and_still_serving(&mut sim, c, s);
+}
+
+/// After hostile input: every datagram the two endpoints sent decodes and
+/// fits the size limit (RFC 7252 sections 3 and 4.6), and a request from
+/// the client to the server still completes.
+fn assert_well_formed_and_still_serving(sim: &mut Sim, c: usize, s: usize) {
+    let limit = fast().limits.max_datagram_size;
+    let ours = [sim.nodes[c].addr, sim.nodes[s].addr];
+    let mut sent = 0;
+    for (_, to, bytes) in sim.wire.iter().filter(|(from, _, _)| ours.contains(from)) {
+        sent += 1;
+        assert!(bytes.len() <= limit, "{} bytes to {to}", bytes.len());
+        assert!(
+            wire::decode(bytes).is_ok(),
+            "malformed to {to}: {bytes:02x?}"
+        );
+    }
+    assert!(sent > 0, "the endpoints answered nothing");
+    let id = u64::MAX;
+    let server = sim.nodes[s].addr;
+    sim.request(
+        c,
+        id,
+        OutgoingRequest::new(server, Request::post("/echo").with_payload("still here")),
+    );
+    sim.run_until_done(c, Duration::from_secs(60));
+    let answers = sim.responses(c, id);
+    assert_eq!(answers.len(), 1, "{:?}", sim.failure(c, id));
+    assert_eq!(answers[0].payload, b"still here");
 }
 
 #[test]
