@@ -26,7 +26,7 @@ use proptest::prelude::*;
 use support::core_client::Harness;
 use support::{ClientKeys, GROUPS, Proof, join_request};
 
-/// A KDC with one member of g1 (requester) and one client with a token
+/// A KDC with one member of g1 (requester and responder) and one client with a token
 /// for g1 that has not joined.
 struct World {
     h: Harness,
@@ -39,27 +39,15 @@ struct World {
 
 fn world() -> World {
     let h = Harness::memory(GROUPS);
-    let keys = ClientKeys::ed25519();
-    let (member, n_s) = h.client(&keys, &[("g1", REQUESTER | RESPONDER)]);
-    let req = join_request(
-        "g1",
-        REQUESTER | RESPONDER,
-        &n_s,
-        Proof::Signature(&keys),
-        None,
-        None,
-    );
-    let out = h.join(&member, "g1", &req);
-    assert_eq!(out.response.code, Code::CREATED);
-    let node = out.response.location_path[3].clone();
+    let member = h.joined("g1", REQUESTER | RESPONDER, None);
     let other = ClientKeys::ed25519();
     let (outsider, o_ns) = h.client(&other, &[("g1", REQUESTER)]);
     let join_body =
         join_request("g1", REQUESTER, &o_ns, Proof::Signature(&other), None, None).encode();
     World {
         h,
-        member,
-        node,
+        member: member.caller,
+        node: member.node,
         outsider,
         join_body,
     }

@@ -23,54 +23,6 @@ use ace_proto::roles::group_oscore::{MONITOR, REQUESTER, RESPONDER, VERIFIER};
 use support::core_client::Harness;
 use support::{ClientKeys, GROUPS, Proof, join_request};
 
-struct Joined {
-    caller: Caller,
-    keys: ClientKeys,
-    node: String,
-    resp: JoinResponse,
-    cnonce: Vec<u8>,
-}
-
-impl Joined {
-    fn sid(&self) -> Vec<u8> {
-        self.resp
-            .material
-            .key
-            .group_oscore()
-            .unwrap()
-            .group_sender_id
-            .clone()
-            .unwrap_or_default()
-    }
-}
-
-fn join(h: &Harness, group: &str, roles: u64, control_uri: Option<&str>) -> Joined {
-    let keys = ClientKeys::ed25519();
-    let (caller, n_s) = h.client(&keys, &[(group, roles)]);
-    let proof = if roles & (REQUESTER | RESPONDER) != 0 {
-        Proof::Signature(&keys)
-    } else {
-        Proof::None
-    };
-    let req = join_request(
-        group,
-        roles,
-        &n_s,
-        proof,
-        None,
-        control_uri.map(str::to_string),
-    );
-    let out = h.join(&caller, group, &req);
-    assert_eq!(out.response.code, Code::CREATED);
-    Joined {
-        cnonce: req.cnonce,
-        caller,
-        node: out.response.location_path[3].clone(),
-        resp: JoinResponse::decode(&out.response.payload).unwrap(),
-        keys,
-    }
-}
-
 fn problem(out: &ace_kdc::Outcome) -> Option<i64> {
     error_id_of(&out.response.payload)
 }
@@ -78,8 +30,8 @@ fn problem(out: &ace_kdc::Outcome) -> Option<i64> {
 #[test]
 fn non_members_and_other_members() {
     let h = Harness::memory(GROUPS);
-    let a = join(&h, "g1", REQUESTER, None);
-    let b = join(&h, "g1", RESPONDER, None);
+    let a = h.joined("g1", REQUESTER, None);
+    let b = h.joined("g1", RESPONDER, None);
     // A client with a token for g1 that has not joined.
     let outsider = ClientKeys::ed25519();
     let (o, _) = h.client(&outsider, &[("g1", REQUESTER)]);
@@ -178,7 +130,7 @@ fn non_members_and_other_members() {
 #[test]
 fn member_reads() {
     let h = Harness::memory(GROUPS);
-    let a = join(&h, "g1", REQUESTER, None);
+    let a = h.joined("g1", REQUESTER, None);
     let out = h.get(&a.caller, "/ace-group/g1");
     assert_eq!(out.response.code, Code::CONTENT);
     let keys = KeyDistributionResponse::decode(&out.response.payload).unwrap();
@@ -293,10 +245,10 @@ fn member_reads() {
 #[test]
 fn get_creds_filters_end_to_end() {
     let h = Harness::memory(GROUPS);
-    let a = join(&h, "g1", REQUESTER, None);
-    let b = join(&h, "g1", RESPONDER, None);
-    let c = join(&h, "g1", REQUESTER | RESPONDER, None);
-    let _d = join(&h, "g1", MONITOR, None);
+    let a = h.joined("g1", REQUESTER, None);
+    let b = h.joined("g1", RESPONDER, None);
+    let c = h.joined("g1", REQUESTER | RESPONDER, None);
+    let _d = h.joined("g1", MONITOR, None);
     let (sa, sb, sc) = (a.sid(), b.sid(), c.sid());
     let r = |bits| Roles::Aif(bits);
     let cases: Vec<(&str, bool, Vec<Roles>, Vec<Vec<u8>>, Option<Vec<Vec<u8>>>)> = vec![
@@ -469,8 +421,8 @@ fn get_creds_filters_end_to_end() {
 #[test]
 fn key_renewal_and_stale_sids() {
     let h = Harness::memory(GROUPS);
-    let a = join(&h, "g1", REQUESTER, None);
-    let m = join(&h, "g1", MONITOR, None);
+    let a = h.joined("g1", REQUESTER, None);
+    let m = h.joined("g1", MONITOR, None);
     let node = format!("/ace-group/g1/nodes/{}", a.node);
     let out = h.request(&a.caller, ace_kdc::KdcRequest::new(Method::Post, &node));
     assert_eq!(out.response.code, Code::CHANGED);
@@ -489,7 +441,7 @@ fn key_renewal_and_stale_sids() {
 
     // The old Sender ID is in the current stale set; after a leave (rekey
     // to 1) a member at 0 learns it from /stale-sids.
-    let b = join(&h, "g1", RESPONDER, None);
+    let b = h.joined("g1", RESPONDER, None);
     let out = h.request(
         &b.caller,
         ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", b.node)),
@@ -521,7 +473,7 @@ fn key_renewal_and_stale_sids() {
     assert_eq!(fetch(1).response.code, Code::BAD_REQUEST, "not behind");
     // Two more rekeys: the set of version 0 is no longer kept (3 sets).
     for _ in 0..2 {
-        let x = join(&h, "g1", RESPONDER, None);
+        let x = h.joined("g1", RESPONDER, None);
         h.request(
             &x.caller,
             ace_kdc::KdcRequest::new(Method::Delete, &format!("/ace-group/g1/nodes/{}", x.node)),
@@ -550,14 +502,9 @@ fn key_renewal_and_stale_sids() {
 #[test]
 fn leaving_rekeys_for_forward_security() {
     let h = Harness::memory(GROUPS);
-    let a = join(
-        &h,
-        "g1",
-        REQUESTER | RESPONDER,
-        Some("coap://127.0.0.1:5/rk"),
-    );
-    let b = join(&h, "g1", REQUESTER | RESPONDER, None);
-    let leaver = join(&h, "g1", REQUESTER | RESPONDER, None);
+    let a = h.joined("g1", REQUESTER | RESPONDER, Some("coap://127.0.0.1:5/rk"));
+    let b = h.joined("g1", REQUESTER | RESPONDER, None);
+    let leaver = h.joined("g1", REQUESTER | RESPONDER, None);
     let out = h.request(
         &leaver.caller,
         ace_kdc::KdcRequest::new(
@@ -644,7 +591,7 @@ fn leaving_rekeys_for_forward_security() {
 #[test]
 fn verifiers() {
     let h = Harness::memory(GROUPS);
-    let _a = join(&h, "g1", REQUESTER, None);
+    let _a = h.joined("g1", REQUESTER, None);
     let v = ClientKeys::ed25519();
     let (vc, _) = h.client(&v, &[("g1", VERIFIER), ("gp", VERIFIER)]);
     let out = h.get(&vc, "/ace-group/g1/verif-data");
@@ -745,7 +692,7 @@ name = "short"
 key_lifetime = 100
 "#,
     );
-    let a = join(&h, "short", REQUESTER, Some("coap://127.0.0.1:7/rk"));
+    let a = h.joined("short", REQUESTER, Some("coap://127.0.0.1:7/rk"));
     assert_eq!(a.resp.material.exp, Some(h.now + 100));
     // Nothing to do before the material expires (rekey_margin is 0 in the
     // test configuration).

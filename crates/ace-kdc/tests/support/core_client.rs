@@ -3,13 +3,16 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use super::{ClientKeys, TestAs, TokenSpec};
+use super::{ClientKeys, Proof, TestAs, TokenSpec, join_request};
 use ace_kdc::store::Store;
 use ace_kdc::{Caller, ChannelId, Effect, Kdc, KdcRequest, Method, Outcome};
 use ace_proto::Codec;
 use ace_proto::authz_info::{TokenTransferRequest, TokenTransferResponse};
+use ace_proto::code::Code;
 use ace_proto::consts::content_format as cf;
+use ace_proto::groupcomm::JoinResponse;
 use ace_proto::keys::random_bytes;
+use ace_proto::roles::group_oscore::{REQUESTER, RESPONDER};
 use std::sync::Arc;
 
 /// A KDC core on a store, with a clock the test moves.
@@ -128,5 +131,62 @@ impl Harness {
             cf::ACE_GROUPCOMM_CBOR,
             req.encode(),
         )
+    }
+}
+
+/// A client that joined through [`Harness::joined`].
+pub struct Joined {
+    pub caller: Caller,
+    pub keys: ClientKeys,
+    /// The node name (NODENAME).
+    pub node: String,
+    pub resp: JoinResponse,
+    /// N_C of the Join Request.
+    pub cnonce: Vec<u8>,
+}
+
+impl Joined {
+    /// The member's Sender ID.
+    pub fn sid(&self) -> Vec<u8> {
+        self.resp
+            .material
+            .key
+            .group_oscore()
+            .unwrap()
+            .group_sender_id
+            .clone()
+            .unwrap_or_default()
+    }
+}
+
+impl Harness {
+    /// A new client with fresh keys and a token for `group` with `roles`
+    /// joins it (signing its PoP unless it joins as Monitor only); the join
+    /// must succeed.
+    pub fn joined(&self, group: &str, roles: u64, control_uri: Option<&str>) -> Joined {
+        let keys = ClientKeys::ed25519();
+        let (caller, n_s) = self.client(&keys, &[(group, roles)]);
+        let proof = if roles & (REQUESTER | RESPONDER) != 0 {
+            Proof::Signature(&keys)
+        } else {
+            Proof::None
+        };
+        let req = join_request(
+            group,
+            roles,
+            &n_s,
+            proof,
+            None,
+            control_uri.map(str::to_string),
+        );
+        let out = self.join(&caller, group, &req);
+        assert_eq!(out.response.code, Code::CREATED);
+        Joined {
+            cnonce: req.cnonce,
+            caller,
+            node: out.response.location_path[3].clone(),
+            resp: JoinResponse::decode(&out.response.payload).unwrap(),
+            keys,
+        }
     }
 }
