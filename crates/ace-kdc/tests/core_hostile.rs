@@ -97,7 +97,9 @@ const FORMATS: [Option<u16>; 6] = [
     Some(65_000),
 ];
 
-/// Valid bodies of the interface, to mutate.
+/// Well-formed bodies of the interface, to mutate: the outsider's valid
+/// Join Request, a Token Transfer Request (its token a bare COSE_Sign1
+/// shell), a get_creds filter, a gid list, and two minimal CBOR items.
 fn bodies(w: &World) -> Vec<Vec<u8>> {
     let token_transfer = TokenTransferRequest {
         access_token: vec![0xd2, 0x84, 0x43, 0xa1, 0x01, 0x27, 0xa0, 0x40, 0x40],
