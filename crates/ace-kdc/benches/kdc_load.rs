@@ -17,6 +17,9 @@
 //!    and after M members joined.
 //!
 //! `cargo bench -p ace-kdc --bench kdc_load` (`-- --quick` for a short run).
+//! The join rows are 16 and 64 clients with `synchronous = NORMAL` and 64
+//! with `FULL`; `KDC_LOAD_RUNS=1,16,64:full` chooses others (clients, and
+//! `:full` for `FULL`).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -149,6 +152,9 @@ struct JoinRun {
     rate: f64,
     /// CPU seconds of the KDC process per join.
     kdc_cpu_per_join: f64,
+    /// CPU seconds of the KDC's store writer thread per join (included in
+    /// `kdc_cpu_per_join`).
+    writer_cpu_per_join: f64,
     /// CPU seconds of the load generator (clients) per wall second.
     client_cores: f64,
     /// CPU seconds of the KDC per wall second.
@@ -182,6 +188,7 @@ async fn joins(
     let queue = Arc::new(std::sync::Mutex::new(work));
     let cpu0 = cpu_seconds();
     let kdc_cpu0 = process_cpu_seconds(pid);
+    let writer_cpu0 = store_writer_cpu_seconds(pid);
     let switches0 = context_switches(pid);
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -233,11 +240,13 @@ async fn joins(
     }
     let wall = start.elapsed().as_secs_f64();
     let kdc_cpu = process_cpu_seconds(pid) - kdc_cpu0;
+    let writer_cpu = store_writer_cpu_seconds(pid) - writer_cpu0;
     let switches = context_switches(pid).saturating_sub(switches0);
     let client_cpu = cpu_seconds() - cpu0;
     Some(JoinRun {
         rate: total as f64 / wall,
         kdc_cpu_per_join: kdc_cpu / total as f64,
+        writer_cpu_per_join: writer_cpu / total as f64,
         client_cores: client_cpu / wall,
         kdc_cores: kdc_cpu / wall,
         kdc_switches_per_join: switches as f64 / total as f64,
@@ -365,7 +374,27 @@ fn context_switches(pid: u32) -> u64 {
 
 /// CPU seconds (user + system) a process has used.
 fn process_cpu_seconds(pid: u32) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    stat_cpu_seconds(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU seconds of the KDC's store writer thread (named `kdc-store-write…`).
+fn store_writer_cpu_seconds(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0.0;
+    };
+    tasks
+        .flatten()
+        .filter(|t| {
+            std::fs::read_to_string(t.path().join("comm"))
+                .is_ok_and(|c| c.starts_with("kdc-store-write"))
+        })
+        .map(|t| stat_cpu_seconds(&t.path().join("stat").to_string_lossy()))
+        .sum()
+}
+
+/// utime + stime of a `/proc/.../stat` file, in seconds.
+fn stat_cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -417,6 +446,11 @@ fn spawn_kdc(durable_fsync: bool) -> Option<ChildKdc> {
             .arg(&cfg)
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
+            .envs(
+                std::env::var("KDC_WORKERS")
+                    .ok()
+                    .map(|v| ("TOKIO_WORKER_THREADS", v)),
+            )
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap(),
@@ -505,10 +539,30 @@ fn main() {
     println!("raw signature operations of one join, all cores: {raw:.0} joins/s");
     let total = if quick { 500 } else { 3000 };
     let join_runs: &[(usize, bool)] = if want("joins") {
-        &[(16, false), (64, false), (64, true)]
+        &[(1, false), (16, false), (64, false), (64, true)]
     } else {
         &[]
     };
+    let custom: Option<Vec<(usize, bool)>> = std::env::var("KDC_LOAD_RUNS").ok().map(|v| {
+        v.split(',')
+            .map(|r| {
+                let (n, f) = r.split_once(':').unwrap_or((r, "normal"));
+                (n.parse().unwrap(), f == "full")
+            })
+            .collect()
+    });
+    let join_runs = custom.as_deref().unwrap_or(join_runs);
+    // The machine's speed drifts (the raw rate moved by a fifth within an
+    // hour on the 2-core VM), so each row is compared with the mean of the
+    // raw figures measured just before and just after it.
+    let kdc_raw_cost = |d| {
+        if profile {
+            1.0
+        } else {
+            raw_kdc_signature_cost(d)
+        }
+    };
+    let (mut raw_before, mut kdc_raw_before) = (raw, kdc_raw_cost(Duration::from_secs(1)));
     for &(concurrency, fsync) in join_runs {
         let Some(run) = rt.block_on(joins("g1", total, concurrency, fsync)) else {
             break;
@@ -518,21 +572,21 @@ fn main() {
         } else {
             raw_signature_rate(Duration::from_secs(1))
         };
-        let reference = (raw + raw_after) / 2.0;
-        let kdc_raw = if profile {
-            1.0
-        } else {
-            raw_kdc_signature_cost(Duration::from_secs(1))
-        };
+        let reference = (raw_before + raw_after) / 2.0;
+        let kdc_raw_after = kdc_raw_cost(Duration::from_secs(1));
+        let kdc_raw = (kdc_raw_before + kdc_raw_after) / 2.0;
+        (raw_before, kdc_raw_before) = (raw_after, kdc_raw_after);
         println!(
-            "joins: {total} with {concurrency} concurrent clients, synchronous={}: {:.0} joins/s; ratio to the raw signature rate of a join on all cores {:.2} (raw {:.0}/s); KDC process: {:.0} us CPU per join, of which signatures {:.0} us (ratio {:.2}), {:.2} cores, {:.1} context switches per join; load generator {:.2} cores",
+            "joins: {total} with {concurrency} concurrent clients, synchronous={}: {:.0} joins/s ({:.2} ms each per client); ratio to the raw signature rate of a join on all cores {:.2} (raw {:.0}/s); KDC process: {:.0} us CPU per join, of which signatures {:.0} us (ratio {:.2}) and the store writer thread {:.0} us, {:.2} cores, {:.1} context switches per join; load generator {:.2} cores",
             if fsync { "FULL" } else { "NORMAL" },
             run.rate,
+            concurrency as f64 / run.rate * 1e3,
             run.rate / reference,
             reference,
             run.kdc_cpu_per_join * 1e6,
             kdc_raw * 1e6,
             kdc_raw / run.kdc_cpu_per_join,
+            run.writer_cpu_per_join * 1e6,
             run.kdc_cores,
             run.kdc_switches_per_join,
             run.client_cores,

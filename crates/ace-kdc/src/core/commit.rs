@@ -9,9 +9,10 @@
 //!   the state lock (one transaction per transition). Deterministic; the
 //!   default of [`Kdc::open`](super::Kdc::open).
 //! * **Group commit**: staging appends the batch to a queue; a writer thread
-//!   takes everything queued (after waiting a quarter of a millisecond
-//!   for more, when few are there) and writes it in one transaction, then
-//!   wakes the waiters. Concurrent transitions share a transaction (and, with
+//!   takes everything queued and writes it in one transaction, then wakes
+//!   the waiters. Under concurrency (see [`gathers`]) it first waits up to a
+//!   quarter of a millisecond for more; a lone batch is written at once.
+//!   Concurrent transitions share a transaction (and, with
 //!   `synchronous = FULL`, an fsync), and no storage I/O happens under the
 //!   state lock. Batches are written in staging order, so the store always
 //!   holds a prefix of the transitions the memory went through.
@@ -176,13 +177,26 @@ impl Drop for GroupCommit {
 }
 
 /// How long the writer waits for more batches after the first one arrived
-/// (unless [`GATHER_ENOUGH`] are there): a transaction per request costs
-/// more CPU than the wait costs latency.
+/// (unless [`GATHER_ENOUGH`] are there), when [`gathers`]: under load a
+/// transaction per request costs more CPU than the wait costs latency.
 const GATHER_WINDOW: std::time::Duration = std::time::Duration::from_micros(250);
 /// Batches after which the writer stops gathering.
 const GATHER_ENOUGH: usize = 32;
 
+/// Whether the writer waits for more batches before writing: only when
+/// transitions are concurrent, that is when the previous transaction
+/// carried more than one batch or more than one is already queued. A lone
+/// transition (a KDC with one client at a time, or a client's own next
+/// request, which waits for this one) gains nothing from the wait, so it
+/// is written at once; under load, batches that arrive during a write
+/// switch the gathering back on.
+fn gathers(previous_transaction: usize, queued: usize) -> bool {
+    previous_transaction > 1 || queued > 1
+}
+
 fn writer(shared: &Shared, store: &dyn Store) {
+    // Batches carried by the previous transaction.
+    let mut previous = 0;
     loop {
         let jobs = {
             let mut q = lock(&shared.queue);
@@ -196,7 +210,7 @@ fn writer(shared: &Shared, store: &dyn Store) {
                 return;
             }
             let deadline = std::time::Instant::now() + GATHER_WINDOW;
-            while q.jobs.len() < GATHER_ENOUGH && !q.shutdown {
+            while gathers(previous, q.jobs.len()) && q.jobs.len() < GATHER_ENOUGH && !q.shutdown {
                 let left = deadline.saturating_duration_since(std::time::Instant::now());
                 if left.is_zero() {
                     break;
@@ -209,6 +223,7 @@ fn writer(shared: &Shared, store: &dyn Store) {
             }
             std::mem::take(&mut q.jobs)
         };
+        previous = jobs.len();
         let min = shared.min_epoch.load(Ordering::SeqCst);
         let (valid, stale): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.epoch >= min);
         for j in stale {
@@ -380,6 +395,18 @@ mod tests {
                 other => format!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn only_concurrent_transitions_wait_for_company() {
+        // A lone transition after a lone one: written at once.
+        assert!(!gathers(0, 1));
+        assert!(!gathers(1, 1));
+        // Others already queued, or the last transaction was shared.
+        assert!(gathers(1, 2));
+        assert!(gathers(0, 3));
+        assert!(gathers(2, 1));
+        assert!(gathers(11, 1));
     }
 
     #[test]
