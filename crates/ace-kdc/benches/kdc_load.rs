@@ -43,12 +43,7 @@ use support::net::NetClient;
 use support::{ClientKeys, TestAs};
 
 fn cpu_seconds() -> f64 {
-    // utime + stime of this process, in clock ticks (fields 14 and 15).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    stat_cpu_seconds("/proc/self/stat")
 }
 
 fn load_average() -> String {
@@ -354,15 +349,20 @@ async fn rekey(members: usize, endpoints: usize, rounds: usize) -> (Duration, Ve
     (sorted[sorted.len() / 2], times)
 }
 
+/// The `/proc` directories of a process's threads.
+fn threads(pid: u32) -> impl Iterator<Item = std::path::PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|t| t.path())
+}
+
 /// Context switches (voluntary and not) of all threads of a process.
 fn context_switches(pid: u32) -> u64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
-    };
-    tasks
-        .flatten()
+    threads(pid)
         .map(|t| {
-            std::fs::read_to_string(t.path().join("status"))
+            std::fs::read_to_string(t.join("status"))
                 .unwrap_or_default()
                 .lines()
                 .filter(|l| l.contains("ctxt_switches:"))
@@ -379,16 +379,11 @@ fn process_cpu_seconds(pid: u32) -> f64 {
 
 /// CPU seconds of the KDC's store writer thread (named `kdc-store-write…`).
 fn store_writer_cpu_seconds(pid: u32) -> f64 {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0.0;
-    };
-    tasks
-        .flatten()
+    threads(pid)
         .filter(|t| {
-            std::fs::read_to_string(t.path().join("comm"))
-                .is_ok_and(|c| c.starts_with("kdc-store-write"))
+            std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.starts_with("kdc-store-write"))
         })
-        .map(|t| stat_cpu_seconds(&t.path().join("stat").to_string_lossy()))
+        .map(|t| stat_cpu_seconds(&t.join("stat").to_string_lossy()))
         .sum()
 }
 
