@@ -80,12 +80,7 @@ fn join_succeeds_with_everything_the_profile_requires() {
     );
     let resp = decode_join(&out);
     assert_eq!(
-        resp.material
-            .key
-            .group_oscore()
-            .unwrap()
-            .group_sender_id
-            .as_deref(),
+        support::sender_id(&resp.material).as_deref(),
         Some(&[1u8][..])
     );
     let summary = h.kdc.group_summary("g1").unwrap();
@@ -106,14 +101,7 @@ fn monitors_join_without_credential_or_sender_id() {
     );
     assert_eq!(out.response.code, Code::CREATED);
     let resp = decode_join(&out);
-    assert!(
-        resp.material
-            .key
-            .group_oscore()
-            .unwrap()
-            .group_sender_id
-            .is_none()
-    );
+    assert!(support::sender_id(&resp.material).is_none());
     assert!(resp.peers.unwrap().is_empty(), "no requesters yet");
 }
 
@@ -574,15 +562,7 @@ fn backward_security_rekeys_on_every_join() {
     assert_eq!(peers.creds, vec![b.credential.clone()]);
     assert_eq!(
         peers.peer_identifiers,
-        vec![
-            resp.material
-                .key
-                .group_oscore()
-                .unwrap()
-                .group_sender_id
-                .clone()
-                .unwrap()
-        ]
+        vec![support::sender_id(&resp.material).unwrap()]
     );
     assert_eq!(
         msg.material.key.group_oscore().unwrap().gid(),

@@ -148,13 +148,7 @@ fn member_reads() {
     assert_eq!(out.response.code, Code::CONTENT);
     let ind = IndividualKeyingMaterial::decode(&out.response.payload).unwrap();
     assert_eq!(
-        ind.group
-            .unwrap()
-            .material
-            .key
-            .group_oscore()
-            .unwrap()
-            .group_sender_id,
+        support::sender_id(&ind.group.unwrap().material),
         Some(a.sid())
     );
 

@@ -121,14 +121,7 @@ async fn join_and_every_member_resource() {
     assert_eq!(node[..3], ["ace-group", "g1", "nodes"]);
     let node_path = format!("/{}", node.join("/"));
     let join = join.unwrap();
-    let sid = join
-        .material
-        .key
-        .group_oscore()
-        .unwrap()
-        .group_sender_id
-        .clone()
-        .unwrap();
+    let sid = support::sender_id(&join.material).unwrap();
 
     // GET /ace-group/g1
     let r = c.get(&a, "/ace-group/g1").await;
@@ -139,13 +132,7 @@ async fn join_and_every_member_resource() {
     let r = c.get(&a, &node_path).await;
     let ind = IndividualKeyingMaterial::decode(&r.payload).unwrap();
     assert_eq!(
-        ind.group
-            .unwrap()
-            .material
-            .key
-            .group_oscore()
-            .unwrap()
-            .group_sender_id,
+        support::sender_id(&ind.group.unwrap().material),
         Some(sid.clone())
     );
     // GET /num, /active, /policies

@@ -26,13 +26,7 @@ use support::{ClientKeys, member_context, peer};
 const WAIT: Duration = Duration::from_secs(5);
 
 fn sid(j: &ace_proto::groupcomm::JoinResponse) -> Vec<u8> {
-    j.material
-        .key
-        .group_oscore()
-        .unwrap()
-        .group_sender_id
-        .clone()
-        .unwrap()
+    support::sender_id(&j.material).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,7 +3,7 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use super::{ClientKeys, Proof, TestAs, TokenSpec, join_request};
+use super::{ClientKeys, Proof, TestAs, TokenSpec, join_request, sender_id};
 use ace_kdc::store::Store;
 use ace_kdc::{Caller, ChannelId, Effect, Kdc, KdcRequest, Method, Outcome};
 use ace_proto::Codec;
@@ -148,14 +148,7 @@ pub struct Joined {
 impl Joined {
     /// The member's Sender ID.
     pub fn sid(&self) -> Vec<u8> {
-        self.resp
-            .material
-            .key
-            .group_oscore()
-            .unwrap()
-            .group_sender_id
-            .clone()
-            .unwrap_or_default()
+        sender_id(&self.resp.material).unwrap_or_default()
     }
 }
 

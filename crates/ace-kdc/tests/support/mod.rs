@@ -15,7 +15,7 @@ use ace_kdc::config::RawConfig;
 use ace_proto::Codec;
 use ace_proto::credential::{Credential, PublicKey};
 use ace_proto::cwt::{self, Audience, ClaimsSet, Confirmation, NumericDate, Tagging};
-use ace_proto::groupcomm::{GetCreds, JoinRequest};
+use ace_proto::groupcomm::{GetCreds, GroupKeyingMaterial, JoinRequest};
 use ace_proto::keys::{SignatureAlgorithm, SigningKey, random_bytes};
 use ace_proto::oscore_input::OscoreInputMaterial;
 use ace_proto::pop::{self, DhCurve, DhPrivateKey, DhPublicKey, PopProver};
@@ -231,6 +231,12 @@ impl ClientKeys {
             scope: None,
         }
     }
+}
+
+/// The Group OSCORE Sender ID (`group_SenderId`) a keying material
+/// assigns, if any; the material must be Group OSCORE's.
+pub fn sender_id(material: &GroupKeyingMaterial) -> Option<Vec<u8>> {
+    material.key.group_oscore().unwrap().group_sender_id.clone()
 }
 
 /// The `scope` of a Join Request: an AIF scope with one entry.
