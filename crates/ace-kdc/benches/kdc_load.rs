@@ -441,11 +441,6 @@ fn spawn_kdc(durable_fsync: bool) -> Option<ChildKdc> {
             .arg(&cfg)
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "warn")
-            .envs(
-                std::env::var("KDC_WORKERS")
-                    .ok()
-                    .map(|v| ("TOKIO_WORKER_THREADS", v)),
-            )
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap(),
