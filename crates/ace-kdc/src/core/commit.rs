@@ -209,17 +209,19 @@ fn writer(shared: &Shared, store: &dyn Store) {
             if q.jobs.is_empty() {
                 return;
             }
-            let deadline = std::time::Instant::now() + GATHER_WINDOW;
-            while gathers(previous, q.jobs.len()) && q.jobs.len() < GATHER_ENOUGH && !q.shutdown {
-                let left = deadline.saturating_duration_since(std::time::Instant::now());
-                if left.is_zero() {
-                    break;
+            if gathers(previous, q.jobs.len()) {
+                let deadline = std::time::Instant::now() + GATHER_WINDOW;
+                while q.jobs.len() < GATHER_ENOUGH && !q.shutdown {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    q = shared
+                        .cv
+                        .wait_timeout(q, left)
+                        .map(|(g, _)| g)
+                        .unwrap_or_else(|e| e.into_inner().0);
                 }
-                q = shared
-                    .cv
-                    .wait_timeout(q, left)
-                    .map(|(g, _)| g)
-                    .unwrap_or_else(|e| e.into_inner().0);
             }
             std::mem::take(&mut q.jobs)
         };
