@@ -520,12 +520,15 @@ fn main() {
         load_average()
     );
 
+    // `--profile` skips the raw references (they would fill a profile).
     let profile = std::env::args().any(|a| a == "--profile");
-    let raw = if profile {
-        1.0
-    } else {
-        raw_signature_rate(Duration::from_secs(if quick { 1 } else { 3 }))
+    let skip_if_profiling = |measure: fn(Duration) -> f64, d: Duration| {
+        if profile { 1.0 } else { measure(d) }
     };
+    let raw = skip_if_profiling(
+        raw_signature_rate,
+        Duration::from_secs(if quick { 1 } else { 3 }),
+    );
     println!("raw signature operations of one join, all cores: {raw:.0} joins/s");
     let total = if quick { 500 } else { 3000 };
     let join_runs: &[(usize, bool)] = if want("joins") {
@@ -545,25 +548,16 @@ fn main() {
     // The machine's speed drifts (the raw rate moved by a fifth within an
     // hour on the 2-core VM), so each row is compared with the mean of the
     // raw figures measured just before and just after it.
-    let kdc_raw_cost = |d| {
-        if profile {
-            1.0
-        } else {
-            raw_kdc_signature_cost(d)
-        }
-    };
-    let (mut raw_before, mut kdc_raw_before) = (raw, kdc_raw_cost(Duration::from_secs(1)));
+    let second = Duration::from_secs(1);
+    let (mut raw_before, mut kdc_raw_before) =
+        (raw, skip_if_profiling(raw_kdc_signature_cost, second));
     for &(concurrency, fsync) in join_runs {
         let Some(run) = rt.block_on(joins("g1", total, concurrency, fsync)) else {
             break;
         };
-        let raw_after = if profile {
-            1.0
-        } else {
-            raw_signature_rate(Duration::from_secs(1))
-        };
+        let raw_after = skip_if_profiling(raw_signature_rate, second);
         let reference = (raw_before + raw_after) / 2.0;
-        let kdc_raw_after = kdc_raw_cost(Duration::from_secs(1));
+        let kdc_raw_after = skip_if_profiling(raw_kdc_signature_cost, second);
         let kdc_raw = (kdc_raw_before + kdc_raw_after) / 2.0;
         (raw_before, kdc_raw_before) = (raw_after, kdc_raw_after);
         println!(
