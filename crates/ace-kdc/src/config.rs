@@ -117,6 +117,15 @@ pub struct RawKdc {
     /// of the process); see [`crate::store::SqliteStore`].
     #[serde(default)]
     pub durable_fsync: bool,
+    /// Receive and send buffer of the UDP socket, in bytes (`SO_RCVBUF`,
+    /// `SO_SNDBUF`; the kernel caps it at `net.core.rmem_max` and
+    /// `wmem_max`); 0 keeps the system default. The default, 4 MiB, holds
+    /// the requests of a few thousand clients that send at once: the
+    /// system default (about 208 KiB on Linux) overflows with a few hundred,
+    /// and a dropped CON request is retransmitted only after ACK_TIMEOUT
+    /// (2 s or more, RFC 7252 section 4.8).
+    #[serde(default = "default_socket_buffer")]
+    pub socket_buffer: usize,
 }
 
 /// One `[[kdc.keys]]` entry: a private signature key of the KDC.
@@ -250,6 +259,9 @@ fn default_rekey_margin() -> u64 {
 }
 fn default_tick_ms() -> u64 {
     500
+}
+fn default_socket_buffer() -> usize {
+    4 << 20
 }
 fn default_kdc_subject() -> String {
     "kdc".into()
@@ -516,6 +528,8 @@ pub struct KdcConfig {
     pub tick_ms: u64,
     /// See [`RawKdc::durable_fsync`].
     pub durable_fsync: bool,
+    /// See [`RawKdc::socket_buffer`]; `None` keeps the system default.
+    pub socket_buffer: Option<usize>,
     /// The verifier of the AS's tokens.
     pub verifier: TokenVerifier,
     /// The KDC's signature keys, by algorithm, with their credentials.
@@ -597,6 +611,7 @@ impl KdcConfig {
             rekey_margin: raw.kdc.rekey_margin,
             tick_ms: raw.kdc.tick_ms.clamp(10, 60_000),
             durable_fsync: raw.kdc.durable_fsync,
+            socket_buffer: Some(raw.kdc.socket_buffer).filter(|&b| b > 0),
             verifier,
             keys,
             groups: Vec::new(),
@@ -911,6 +926,23 @@ mod tests {
         for g in &config.groups {
             config.group(g).unwrap();
         }
+    }
+
+    #[test]
+    fn socket_buffer_defaults_to_4_mib_and_0_keeps_the_system_default() {
+        let buffer = |text: &str| {
+            KdcConfig::from_raw(RawConfig::parse(text).unwrap())
+                .unwrap()
+                .socket_buffer
+        };
+        assert_eq!(buffer(EXAMPLE), Some(4 << 20));
+        let omitted = EXAMPLE.replace("socket_buffer = 4194304\n", "");
+        assert_ne!(omitted, EXAMPLE);
+        assert_eq!(buffer(&omitted), Some(4 << 20));
+        let small = EXAMPLE.replace("socket_buffer = 4194304", "socket_buffer = 65536");
+        assert_eq!(buffer(&small), Some(65536));
+        let system = EXAMPLE.replace("socket_buffer = 4194304", "socket_buffer = 0");
+        assert_eq!(buffer(&system), None);
     }
 
     #[test]
