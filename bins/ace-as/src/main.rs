@@ -21,7 +21,8 @@ policy, and returns a token bound to fresh OSCORE input material (coap_oscore,
 RFC 9203) or to the client's public key (coap_dtls, RFC 9202).
 
 CONFIGURATION (a TOML file, --config):
-  [server]             issuer, listen address, database (required to serve: token
+  [server]             issuer, listen address, UDP socket buffer (4 MiB; 0 for the
+                       system default), database (required to serve: token
                        records and OSCORE sequence numbers), default audience,
   [server.signing_key] the AS's Ed25519 (or P-256) key: d = \"<hex>\" or file = \"...\"
   [[client]]           id, supported profiles, [client.oscore] context with the AS,
@@ -256,6 +257,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         let stop = shutdown_signal()?;
         let mut endpoint =
             ace_coap::EndpointConfig::new(listen).protocol(ace_as::service::protocol());
+        endpoint.socket.buffer_size = server.config().server.socket_buffer;
         for tap in capture.taps {
             endpoint = endpoint.tap(tap);
         }

@@ -84,6 +84,23 @@ fn the_base_configuration_is_valid() {
     );
 }
 
+#[test]
+fn socket_buffer_defaults_to_4_mib_and_0_keeps_the_system_default() {
+    let buffer = |text: &str| load(text).unwrap().server.socket_buffer;
+    assert_eq!(buffer(EXAMPLE), Some(4 << 20));
+    assert_eq!(buffer(BASE), Some(4 << 20), "omitted");
+    let with = |value: &str| {
+        BASE.replacen(
+            "issuer = \"as\"",
+            &format!("issuer = \"as\"\nsocket_buffer = {value}"),
+            1,
+        )
+    };
+    assert_eq!(buffer(&with("65536")), Some(65536));
+    assert_eq!(buffer(&with("2147483647")), Some(2147483647));
+    assert_eq!(buffer(&with("0")), None, "0: the system default");
+}
+
 /// (what is wrong, the edit, the expected line, a phrase of the reason)
 fn refusals() -> Vec<(&'static str, String, usize, &'static str)> {
     let replace = |from: &str, to: &str| {
@@ -190,6 +207,21 @@ fn refusals() -> Vec<(&'static str, String, usize, &'static str)> {
             replace("name = \"kdc\"", "name = \"kdc\"\nlifetime = 0"),
             15,
             "lifetime",
+        ),
+        (
+            "negative socket buffer",
+            replace("issuer = \"as\"", "issuer = \"as\"\nsocket_buffer = -1"),
+            3,
+            "socket_buffer must be 0",
+        ),
+        (
+            "socket buffer beyond a C int",
+            replace(
+                "issuer = \"as\"",
+                "issuer = \"as\"\nsocket_buffer = 2147483648",
+            ),
+            3,
+            "socket_buffer must be 0",
         ),
         (
             "unknown default audience",

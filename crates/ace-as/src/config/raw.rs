@@ -25,6 +25,7 @@ pub(crate) struct RawConfig {
 pub(crate) struct RawServer {
     pub issuer: Option<Spanned<String>>,
     pub listen: Option<Spanned<String>>,
+    pub socket_buffer: Option<Spanned<i64>>,
     pub database: Option<Spanned<String>>,
     pub default_audience: Option<Spanned<String>>,
     pub signing_key: Spanned<RawSigningKey>,

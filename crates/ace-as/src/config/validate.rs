@@ -31,6 +31,11 @@ const DEFAULT_LIFETIME: u64 = 3600;
 /// Longest token lifetime accepted, seconds (about 68 years: `exp` stays a
 /// 32-bit NumericDate offset).
 const MAX_LIFETIME: i64 = i32::MAX as i64;
+/// Default UDP socket buffer (`SO_RCVBUF`, `SO_SNDBUF`), bytes: 4 MiB.
+const DEFAULT_SOCKET_BUFFER: usize = 4 << 20;
+/// Largest UDP socket buffer accepted, bytes: the socket option is a C
+/// `int`, and a larger value would wrap around to a tiny buffer.
+const MAX_SOCKET_BUFFER: i64 = i32::MAX as i64;
 
 type Result<T> = std::result::Result<T, ConfigError>;
 
@@ -177,6 +182,24 @@ impl Validator<'_> {
                     self.at(l.span(), format!("listen is not an address:port: {e}"))
                 })?),
             };
+        let socket_buffer = match &s.socket_buffer {
+            None => Some(DEFAULT_SOCKET_BUFFER),
+            Some(b) => {
+                let v = *b.get_ref();
+                let bytes = usize::try_from(v)
+                    .ok()
+                    .filter(|_| v <= MAX_SOCKET_BUFFER)
+                    .ok_or_else(|| {
+                        self.at(
+                            b.span(),
+                            format!(
+                                "socket_buffer must be 0 (the system default) to {MAX_SOCKET_BUFFER} bytes"
+                            ),
+                        )
+                    })?;
+                Some(bytes).filter(|&n| n > 0)
+            }
+        };
         if let Some(issuer) = &s.issuer
             && issuer.get_ref().is_empty()
         {
@@ -185,6 +208,7 @@ impl Validator<'_> {
         Ok(ServerConfig {
             issuer: s.issuer.as_ref().map(|i| i.get_ref().clone()),
             listen,
+            socket_buffer,
             database: s.database.as_ref().map(|d| self.base_dir.join(d.get_ref())),
             default_audience: s.default_audience.as_ref().map(|d| d.get_ref().clone()),
             signing_key,

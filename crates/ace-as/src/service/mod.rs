@@ -147,7 +147,8 @@ pub fn protocol() -> ace_coap::ProtocolConfig {
 
 /// Binds `listen` and serves the AS over OSCORE: the contexts of the
 /// configuration (sequence numbers reserved in `marks`) in front of the
-/// `/token` and `/introspect` resources.
+/// `/token` and `/introspect` resources. The socket buffer is the
+/// configuration's `server.socket_buffer`.
 pub async fn serve(
     server: Arc<AuthorizationServer>,
     marks: Arc<dyn crate::store::SequenceMarks>,
@@ -163,13 +164,19 @@ pub async fn serve(
 }
 
 /// [`serve`] with a given endpoint configuration (its protocol must treat
-/// option 9 as understood, see [`protocol`]) and clock.
+/// option 9 as understood, see [`protocol`]) and clock. Its socket buffer
+/// size is kept when set, and taken from the configuration's
+/// `server.socket_buffer` otherwise.
 pub async fn serve_with(
     server: Arc<AuthorizationServer>,
     marks: Arc<dyn crate::store::SequenceMarks>,
-    endpoint: ace_coap::EndpointConfig,
+    mut endpoint: ace_coap::EndpointConfig,
     clock: Clock,
 ) -> Result<RunningAs, ServeError> {
+    endpoint.socket.buffer_size = endpoint
+        .socket
+        .buffer_size
+        .or(server.config().server.socket_buffer);
     let contexts = oscore::contexts(server.config(), marks)?;
     let service = AsService::new(server.clone(), oscore::resolver(server)).with_clock(clock);
     let handler = ace_coap::Layer::layer(&contexts.server_layer(), service.router().into_handler());
