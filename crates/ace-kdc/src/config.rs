@@ -555,6 +555,13 @@ impl KdcConfig {
         if raw.kdc.audience.is_empty() {
             return Err(ConfigError::invalid("kdc.audience", "must not be empty"));
         }
+        // SO_RCVBUF is a C int: a larger value would wrap to a tiny buffer.
+        if i32::try_from(raw.kdc.socket_buffer).is_err() {
+            return Err(ConfigError::invalid(
+                "kdc.socket_buffer",
+                format!("0 (the system default) to {} bytes", i32::MAX),
+            ));
+        }
         let mut keys = BTreeMap::new();
         for (i, k) in raw.kdc.keys.iter().enumerate() {
             let field = format!("kdc.keys[{i}]");
@@ -943,6 +950,9 @@ mod tests {
         assert_eq!(buffer(&small), Some(65536));
         let system = EXAMPLE.replace("socket_buffer = 4194304", "socket_buffer = 0");
         assert_eq!(buffer(&system), None);
+        let huge = EXAMPLE.replace("socket_buffer = 4194304", "socket_buffer = 2147483648");
+        let err = KdcConfig::from_raw(RawConfig::parse(&huge).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("kdc.socket_buffer"), "{err}");
     }
 
     #[test]
