@@ -17,9 +17,12 @@
 //!    and after M members joined.
 //!
 //! `cargo bench -p ace-kdc --bench kdc_load` (`-- --quick` for a short run).
-//! The join rows are 16 and 64 clients with `synchronous = NORMAL` and 64
-//! with `FULL`; `KDC_LOAD_RUNS=1,16,64:full` chooses others (clients, and
-//! `:full` for `FULL`).
+//! The join rows are 1, 16, 64 and 256 clients with `synchronous = NORMAL`
+//! and 64 with `FULL`; `KDC_LOAD_RUNS=1,16,64:full` chooses others
+//! (clients, and `:full` for `FULL`). The 256-client row shows the KDC
+//! under more load than it can serve at once: requests queue in its socket
+//! buffer, and none may be dropped there (a dropped CON request waits
+//! seconds for its retransmission).
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
@@ -157,6 +160,9 @@ struct JoinRun {
     /// Context switches of the KDC's threads per join (voluntary:
     /// waiting for a socket, a lock or the store's writer).
     kdc_switches_per_join: f64,
+    /// UDP datagrams the kernel dropped at full receive buffers during the
+    /// run (`RcvbufErrors` of `/proc/net/snmp`, every socket of the machine).
+    receive_buffer_drops: u64,
 }
 
 /// `total` token transfers and joins to `group` by `concurrency` client
@@ -185,6 +191,7 @@ async fn joins(
     let kdc_cpu0 = process_cpu_seconds(pid);
     let writer_cpu0 = store_writer_cpu_seconds(pid);
     let switches0 = context_switches(pid);
+    let drops0 = udp_receive_buffer_errors();
     let start = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..concurrency {
@@ -237,6 +244,7 @@ async fn joins(
     let kdc_cpu = process_cpu_seconds(pid) - kdc_cpu0;
     let writer_cpu = store_writer_cpu_seconds(pid) - writer_cpu0;
     let switches = context_switches(pid).saturating_sub(switches0);
+    let receive_buffer_drops = udp_receive_buffer_errors().saturating_sub(drops0);
     let client_cpu = cpu_seconds() - cpu0;
     Some(JoinRun {
         rate: total as f64 / wall,
@@ -245,6 +253,7 @@ async fn joins(
         client_cores: client_cpu / wall,
         kdc_cores: kdc_cpu / wall,
         kdc_switches_per_join: switches as f64 / total as f64,
+        receive_buffer_drops,
     })
 }
 
@@ -396,6 +405,22 @@ fn stat_cpu_seconds(path: &str) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// `RcvbufErrors` of the kernel's UDP counters: datagrams dropped because
+/// the receiving socket's buffer was full.
+fn udp_receive_buffer_errors() -> u64 {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0)
+}
+
 /// An `ace-kdc serve` child process on an ephemeral loopback port.
 struct ChildKdc {
     child: std::process::Child,
@@ -532,7 +557,13 @@ fn main() {
     println!("raw signature operations of one join, all cores: {raw:.0} joins/s");
     let total = if quick { 500 } else { 3000 };
     let join_runs: &[(usize, bool)] = if want("joins") {
-        &[(1, false), (16, false), (64, false), (64, true)]
+        &[
+            (1, false),
+            (16, false),
+            (64, false),
+            (256, false),
+            (64, true),
+        ]
     } else {
         &[]
     };
@@ -561,7 +592,7 @@ fn main() {
         let kdc_raw = (kdc_raw_before + kdc_raw_after) / 2.0;
         (raw_before, kdc_raw_before) = (raw_after, kdc_raw_after);
         println!(
-            "joins: {total} with {concurrency} concurrent clients, synchronous={}: {:.0} joins/s ({:.2} ms each per client); ratio to the raw signature rate of a join on all cores {:.2} (raw {:.0}/s); KDC process: {:.0} us CPU per join, of which signatures {:.0} us (ratio {:.2}) and the store writer thread {:.0} us, {:.2} cores, {:.1} context switches per join; load generator {:.2} cores",
+            "joins: {total} with {concurrency} concurrent clients, synchronous={}: {:.0} joins/s ({:.2} ms each per client); ratio to the raw signature rate of a join on all cores {:.2} (raw {:.0}/s); KDC process: {:.0} us CPU per join, of which signatures {:.0} us (ratio {:.2}) and the store writer thread {:.0} us, {:.2} cores, {:.1} context switches per join; load generator {:.2} cores; {} datagrams dropped at full UDP receive buffers",
             if fsync { "FULL" } else { "NORMAL" },
             run.rate,
             concurrency as f64 / run.rate * 1e3,
@@ -574,6 +605,7 @@ fn main() {
             run.kdc_cores,
             run.kdc_switches_per_join,
             run.client_cores,
+            run.receive_buffer_drops,
         );
     }
     let sizes: &[usize] = match (want("rekey"), quick) {
