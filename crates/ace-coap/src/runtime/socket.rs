@@ -79,6 +79,29 @@ pub struct SocketOptions {
     pub multicast_interface_v6: Option<u32>,
 }
 
+/// Logs a warning when the kernel granted a smaller receive buffer than
+/// asked for (Linux caps it at `net.core.rmem_max` and reports twice the
+/// size it grants, its bookkeeping included): a burst of datagrams beyond
+/// it is dropped before the endpoint sees it.
+fn warn_if_capped(socket: &Socket, asked: usize) {
+    let Ok(reported) = socket.recv_buffer_size() else {
+        return;
+    };
+    let granted = if cfg!(target_os = "linux") {
+        reported / 2
+    } else {
+        reported
+    };
+    if granted < asked {
+        tracing::warn!(
+            asked,
+            granted,
+            "the kernel granted a smaller UDP receive buffer than configured \
+             (on Linux, raise net.core.rmem_max)"
+        );
+    }
+}
+
 /// Binds the unicast socket (any port, 0 for an ephemeral one).
 pub(crate) fn bind_unicast(
     addr: SocketAddr,
@@ -88,6 +111,7 @@ pub(crate) fn bind_unicast(
     if let Some(size) = options.buffer_size {
         socket.set_recv_buffer_size(size)?;
         socket.set_send_buffer_size(size)?;
+        warn_if_capped(&socket, size);
     }
     match addr.ip() {
         IpAddr::V4(_) => {
