@@ -119,7 +119,7 @@ async fn start_service(groups: &str, nstart: usize, durable_fsync: bool) -> Runn
     options.protocol.limits.max_concurrent_requests = 1 << 20;
     options.protocol.limits.max_client_exchanges = 1 << 20;
     options.delivery_concurrency = 4096;
-    options.socket_buffer = Some(4 << 20);
+    options.socket_buffer = Some(ace_coap::SocketOptions::SERVER_BUFFER_SIZE);
     let service = KdcService::start(kdc, restore, options).await.unwrap();
     Running { service, _dir: dir }
 }
@@ -136,7 +136,7 @@ async fn clients(kdc: std::net::SocketAddr, n: usize, nstart: usize) -> Vec<Arc<
             p.limits.max_concurrent_requests = 1 << 20;
             p.limits.max_client_exchanges = 1 << 20;
             // Many simulated members behind one socket: room for a burst.
-            config.socket.buffer_size = Some(4 << 20);
+            config.socket.buffer_size = Some(ace_coap::SocketOptions::SERVER_BUFFER_SIZE);
         })
         .await;
         v.push(Arc::new(c));

@@ -119,11 +119,9 @@ pub struct RawKdc {
     pub durable_fsync: bool,
     /// Receive and send buffer of the UDP socket, in bytes (`SO_RCVBUF`,
     /// `SO_SNDBUF`; the kernel caps it at `net.core.rmem_max` and
-    /// `wmem_max`); 0 keeps the system default. The default, 4 MiB, holds
-    /// the requests of a few thousand clients that send at once: the
-    /// system default (about 208 KiB on Linux) overflows with a few hundred,
-    /// and a dropped CON request is retransmitted only after ACK_TIMEOUT
-    /// (2 s or more, RFC 7252 section 4.8).
+    /// `wmem_max`); 0 keeps the system default. Default:
+    /// [`SocketOptions::SERVER_BUFFER_SIZE`](ace_coap::SocketOptions::SERVER_BUFFER_SIZE),
+    /// 4 MiB, which says why.
     #[serde(default = "default_socket_buffer")]
     pub socket_buffer: usize,
 }
@@ -261,7 +259,7 @@ fn default_tick_ms() -> u64 {
     500
 }
 fn default_socket_buffer() -> usize {
-    4 << 20
+    ace_coap::SocketOptions::SERVER_BUFFER_SIZE
 }
 fn default_kdc_subject() -> String {
     "kdc".into()
@@ -555,11 +553,11 @@ impl KdcConfig {
         if raw.kdc.audience.is_empty() {
             return Err(ConfigError::invalid("kdc.audience", "must not be empty"));
         }
-        // SO_RCVBUF is a C int: a larger value would wrap to a tiny buffer.
-        if i32::try_from(raw.kdc.socket_buffer).is_err() {
+        let max_buffer = ace_coap::SocketOptions::MAX_BUFFER_SIZE;
+        if raw.kdc.socket_buffer > max_buffer {
             return Err(ConfigError::invalid(
                 "kdc.socket_buffer",
-                format!("0 (the system default) to {} bytes", i32::MAX),
+                format!("0 (the system default) to {max_buffer} bytes"),
             ));
         }
         let mut keys = BTreeMap::new();

@@ -333,11 +333,9 @@ pub struct ServerConfig {
     /// Receive and send buffer of the UDP socket, in bytes (`SO_RCVBUF`,
     /// `SO_SNDBUF`; the kernel caps it at `net.core.rmem_max` and
     /// `wmem_max`); `None` (`socket_buffer = 0`) keeps the system default.
-    /// The default, 4 MiB, holds the requests of a few thousand clients
-    /// that send at once: the system default (about 208 KiB on Linux)
-    /// overflows with a few hundred, and a dropped CON request is
-    /// retransmitted only after ACK_TIMEOUT (2 s or more, RFC 7252 section
-    /// 4.8).
+    /// Default:
+    /// [`SocketOptions::SERVER_BUFFER_SIZE`](ace_coap::SocketOptions::SERVER_BUFFER_SIZE),
+    /// 4 MiB, which says why.
     pub socket_buffer: Option<usize>,
     /// The SQLite database of issued tokens.
     pub database: Option<PathBuf>,

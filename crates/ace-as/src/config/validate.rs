@@ -11,6 +11,7 @@ use super::{
     OscoreContextConfig, PopKeyType, ServerConfig, SharedKey, TokenFormat,
 };
 use crate::policy::{Policy, PolicyRule, ScopeGrants, ScopeModel};
+use ace_coap::SocketOptions;
 use ace_proto::consts::aif::pubsub;
 use ace_proto::consts::cose::crv;
 use ace_proto::credential::{CoseKey, PublicKey};
@@ -31,11 +32,6 @@ const DEFAULT_LIFETIME: u64 = 3600;
 /// Longest token lifetime accepted, seconds (about 68 years: `exp` stays a
 /// 32-bit NumericDate offset).
 const MAX_LIFETIME: i64 = i32::MAX as i64;
-/// Default UDP socket buffer (`SO_RCVBUF`, `SO_SNDBUF`), bytes: 4 MiB.
-const DEFAULT_SOCKET_BUFFER: usize = 4 << 20;
-/// Largest UDP socket buffer accepted, bytes: the socket option is a C
-/// `int`, and a larger value would wrap around to a tiny buffer.
-const MAX_SOCKET_BUFFER: i64 = i32::MAX as i64;
 
 type Result<T> = std::result::Result<T, ConfigError>;
 
@@ -183,18 +179,16 @@ impl Validator<'_> {
                 })?),
             };
         let socket_buffer = match &s.socket_buffer {
-            None => Some(DEFAULT_SOCKET_BUFFER),
+            None => Some(SocketOptions::SERVER_BUFFER_SIZE),
             Some(b) => {
-                let v = *b.get_ref();
-                let bytes = usize::try_from(v)
+                let max = SocketOptions::MAX_BUFFER_SIZE;
+                let bytes = usize::try_from(*b.get_ref())
                     .ok()
-                    .filter(|_| v <= MAX_SOCKET_BUFFER)
+                    .filter(|&n| n <= max)
                     .ok_or_else(|| {
                         self.at(
                             b.span(),
-                            format!(
-                                "socket_buffer must be 0 (the system default) to {MAX_SOCKET_BUFFER} bytes"
-                            ),
+                            format!("socket_buffer must be 0 (the system default) to {max} bytes"),
                         )
                     })?;
                 Some(bytes).filter(|&n| n > 0)

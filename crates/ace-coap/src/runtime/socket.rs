@@ -79,6 +79,19 @@ pub struct SocketOptions {
     pub multicast_interface_v6: Option<u32>,
 }
 
+impl SocketOptions {
+    /// A buffer size for a server that many clients reach at once (the
+    /// KDC, the AS): 4 MiB holds the requests of a few thousand clients
+    /// that send at the same moment. The system default (about 208 KiB on
+    /// Linux) overflows with a few hundred, and the kernel drops the rest;
+    /// a dropped CON request is retransmitted only after ACK_TIMEOUT, 2 s
+    /// or more (RFC 7252 section 4.8).
+    pub const SERVER_BUFFER_SIZE: usize = 4 << 20;
+    /// The largest buffer size: `SO_RCVBUF` and `SO_SNDBUF` take a C `int`,
+    /// and a larger value would wrap around to a tiny buffer.
+    pub const MAX_BUFFER_SIZE: usize = i32::MAX as usize;
+}
+
 /// Logs a warning when the kernel granted a smaller receive buffer than
 /// asked for (Linux caps it at `net.core.rmem_max` and reports twice the
 /// size it grants, its bookkeeping included): a burst of datagrams beyond
@@ -109,6 +122,12 @@ pub(crate) fn bind_unicast(
 ) -> io::Result<std::net::UdpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
     if let Some(size) = options.buffer_size {
+        if size > SocketOptions::MAX_BUFFER_SIZE {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "socket buffer size beyond a C int",
+            ));
+        }
         socket.set_recv_buffer_size(size)?;
         socket.set_send_buffer_size(size)?;
         warn_if_capped(&socket, size);
@@ -176,4 +195,21 @@ pub(crate) fn bind_multicast(group: &MulticastGroup) -> io::Result<std::net::Udp
     }
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_buffer_beyond_a_c_int_is_refused() {
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let options = |size| SocketOptions {
+            buffer_size: Some(size),
+            ..SocketOptions::default()
+        };
+        let err = bind_unicast(addr, &options(SocketOptions::MAX_BUFFER_SIZE + 1)).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
+        assert!(bind_unicast(addr, &options(SocketOptions::SERVER_BUFFER_SIZE)).is_ok());
+    }
 }
