@@ -10,6 +10,8 @@
 
 mod support;
 
+use ace_coap::option::number;
+use ace_coap::wire::{self, Message, MessageType, Token};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::HashSet;
 use std::net::{SocketAddr, UdpSocket};
@@ -20,38 +22,34 @@ use support::binary::{binary, start};
 /// kernel grants the KDC its 4 MiB: they take about 5 MB of the 8 MiB the
 /// kernel then accounts (a small datagram costs it about 1.7 KB), while the
 /// system default holds about 250.
-const BURST: u16 = 3000;
+const BURST: u64 = 3000;
 
-/// The configured default buffer of the KDC.
-const DEFAULT_BUFFER: u64 = 4 << 20;
-
-/// The burst scaled down to what the kernel grants: Linux caps a socket's
-/// buffer at `net.core.rmem_max` (the KDC logs a warning then).
-fn burst() -> u16 {
+/// The burst scaled down to what the kernel grants of the `asked` buffer:
+/// Linux caps a socket's buffer at `net.core.rmem_max` (the KDC logs a
+/// warning then).
+fn burst(asked: usize) -> u16 {
+    let asked = asked as u64;
     let rmem_max = std::fs::read_to_string("/proc/sys/net/core/rmem_max")
         .ok()
         .and_then(|v| v.trim().parse::<u64>().ok())
-        .unwrap_or(DEFAULT_BUFFER);
-    let granted = rmem_max.min(DEFAULT_BUFFER);
-    let burst = u64::from(BURST) * granted / DEFAULT_BUFFER;
-    if granted < DEFAULT_BUFFER {
+        .unwrap_or(asked);
+    let granted = rmem_max.min(asked);
+    let burst = BURST * granted / asked;
+    if granted < asked {
         eprintln!("net.core.rmem_max is {rmem_max}: a burst of {burst} instead of {BURST}");
     }
     u16::try_from(burst).unwrap()
 }
 
-/// A NON GET of `/no-such-resource` with message ID and token `n`
-/// (RFC 7252 section 3).
+/// A NON GET of `/no-such-resource` with message ID and token `n`.
 fn request(n: u16) -> Vec<u8> {
-    let [hi, lo] = n.to_be_bytes();
-    let path = b"no-such-resource";
-    // Version 1, NON, token length 2; code 0.01 GET.
-    let mut datagram = vec![0x52, 0x01, hi, lo, hi, lo];
-    // Uri-Path (option 11): delta 11, length 13 + extension byte.
-    datagram.push((11 << 4) | 13);
-    datagram.push(u8::try_from(path.len() - 13).unwrap());
-    datagram.extend_from_slice(path);
-    datagram
+    let mut message = Message::empty(MessageType::Non, n);
+    message.code = 0x01;
+    message.token = Token::new(&n.to_be_bytes()).unwrap();
+    message
+        .options
+        .push(number::URI_PATH, b"no-such-resource".to_vec());
+    wire::encode(&message, 1152).unwrap()
 }
 
 /// A socket of ours with room for every answer.
@@ -74,8 +72,9 @@ fn a_burst_of_requests_is_queued_not_dropped() {
     let text = support::config_toml(&db, support::GROUPS);
     assert!(!text.contains("socket_buffer"));
     std::fs::write(&config, text).unwrap();
+    let asked = support::config(&db, support::GROUPS).socket_buffer.unwrap();
     let kdc = start(&bin, &config);
-    let burst = burst();
+    let burst = burst(asked);
 
     let socket = client_socket();
     socket
@@ -92,7 +91,7 @@ fn a_burst_of_requests_is_queued_not_dropped() {
             let Ok(n) = reader.recv(&mut buf) else {
                 continue;
             };
-            let message = ace_coap::wire::decode(&buf[..n]).unwrap();
+            let message = wire::decode(&buf[..n]).unwrap();
             assert_eq!(message.code, 0x84, "4.04 Not Found");
             let token: [u8; 2] = message.token.as_bytes().try_into().unwrap();
             answered.insert(u16::from_be_bytes(token));
