@@ -208,7 +208,8 @@ proptest! {
 
 /// A group-mode request whose 'kid' is the server's own Sender ID (here:
 /// the server's own keys used by someone else) is not processed (RFC 10021
-/// section 8.4) and not answered; the member's replay state is untouched.
+/// section 8.4): no handler call and no answer; a real member's request is
+/// served afterwards.
 #[test]
 fn a_request_under_the_servers_own_sender_id_is_ignored() {
     block_on(async {
