@@ -255,9 +255,7 @@ fn serve(args: &Args) -> anyhow::Result<()> {
         let tokens: Arc<dyn TokenStore> = store.clone();
         let server = Arc::new(AuthorizationServer::new(config, tokens));
         let stop = shutdown_signal()?;
-        let mut endpoint =
-            ace_coap::EndpointConfig::new(listen).protocol(ace_as::service::protocol());
-        endpoint.socket.buffer_size = server.config().server.socket_buffer;
+        let mut endpoint = ace_as::service::endpoint_config(server.config(), listen);
         for tap in capture.taps {
             endpoint = endpoint.tap(tap);
         }

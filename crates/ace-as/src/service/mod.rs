@@ -145,38 +145,37 @@ pub fn protocol() -> ace_coap::ProtocolConfig {
     ace_coap::oscore::protocol_config(ace_coap::ProtocolConfig::default())
 }
 
+/// The endpoint configuration of an AS serving on `listen`: [`protocol`],
+/// and the socket buffer of the configuration's `server.socket_buffer`.
+pub fn endpoint_config(
+    config: &crate::config::AsConfig,
+    listen: std::net::SocketAddr,
+) -> ace_coap::EndpointConfig {
+    let mut endpoint = ace_coap::EndpointConfig::new(listen).protocol(protocol());
+    endpoint.socket.buffer_size = config.server.socket_buffer;
+    endpoint
+}
+
 /// Binds `listen` and serves the AS over OSCORE: the contexts of the
 /// configuration (sequence numbers reserved in `marks`) in front of the
-/// `/token` and `/introspect` resources. The socket buffer is the
-/// configuration's `server.socket_buffer`.
+/// `/token` and `/introspect` resources, on [`endpoint_config`].
 pub async fn serve(
     server: Arc<AuthorizationServer>,
     marks: Arc<dyn crate::store::SequenceMarks>,
     listen: std::net::SocketAddr,
 ) -> Result<RunningAs, ServeError> {
-    serve_with(
-        server,
-        marks,
-        ace_coap::EndpointConfig::new(listen).protocol(protocol()),
-        system_clock(),
-    )
-    .await
+    let endpoint = endpoint_config(server.config(), listen);
+    serve_with(server, marks, endpoint, system_clock()).await
 }
 
 /// [`serve`] with a given endpoint configuration (its protocol must treat
-/// option 9 as understood, see [`protocol`]) and clock. Its socket buffer
-/// size is kept when set, and taken from the configuration's
-/// `server.socket_buffer` otherwise.
+/// option 9 as understood, see [`protocol`]) and clock.
 pub async fn serve_with(
     server: Arc<AuthorizationServer>,
     marks: Arc<dyn crate::store::SequenceMarks>,
-    mut endpoint: ace_coap::EndpointConfig,
+    endpoint: ace_coap::EndpointConfig,
     clock: Clock,
 ) -> Result<RunningAs, ServeError> {
-    endpoint.socket.buffer_size = endpoint
-        .socket
-        .buffer_size
-        .or(server.config().server.socket_buffer);
     let contexts = oscore::contexts(server.config(), marks)?;
     let service = AsService::new(server.clone(), oscore::resolver(server)).with_clock(clock);
     let handler = ace_coap::Layer::layer(&contexts.server_layer(), service.router().into_handler());
