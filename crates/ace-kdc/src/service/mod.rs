@@ -289,8 +289,7 @@ impl KdcService {
     }
 
     /// [`KdcService::open`] with the service options `options` (their
-    /// `tick` is taken from the configuration, and their `socket_buffer`
-    /// too unless they set one).
+    /// `tick` and `socket_buffer` are taken from the configuration).
     pub async fn open_with(
         config: KdcConfig,
         mut options: ServiceOptions,
@@ -300,7 +299,7 @@ impl KdcService {
             config.durable_fsync,
         )?);
         options.tick = Duration::from_millis(config.tick_ms);
-        options.socket_buffer = options.socket_buffer.or(config.socket_buffer);
+        options.socket_buffer = config.socket_buffer;
         let clock = options.clock.clone();
         let (kdc, restore) = Kdc::open(config, store, clock.now())?;
         let kdc = kdc.with_group_commit()?;
