@@ -34,9 +34,11 @@ fn group_row(spec: &GroupSpec, next_node: u64) -> GroupRow {
     }
 }
 
-/// The rows of join `n`.
+/// The rows of join `n`: the token identifier is random, as the `cti`s of
+/// the AS are; the channel and the Sender ID come in sequence, as the KDC
+/// allocates them.
 fn join_changes(n: u64) -> [Change; 3] {
-    let token_id = n.to_be_bytes().to_vec();
+    let token_id = random_bytes(8);
     let sender_id = (n as u32).to_be_bytes().to_vec();
     let token = TokenRecord {
         id: token_id.clone(),

@@ -24,6 +24,7 @@
 //! the writer. So memory and store meet again, and every request whose
 //! transition was lost gets 5.00.
 
+use crate::model::ChannelId;
 use crate::store::{Change, Store};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -264,7 +265,7 @@ fn writer(shared: &Shared, store: &dyn Store) {
 enum RowKey {
     Group(String),
     Member(String, String),
-    Token(Vec<u8>),
+    Token(ChannelId),
 }
 
 fn row_key(change: &Change) -> Option<(RowKey, bool)> {
@@ -278,8 +279,8 @@ fn row_key(change: &Change) -> Option<(RowKey, bool)> {
         Change::DeleteMember { group, node } => {
             Some((RowKey::Member(group.clone(), node.clone()), false))
         }
-        Change::PutToken(t) => Some((RowKey::Token(t.id.clone()), true)),
-        Change::DeleteToken(id) => Some((RowKey::Token(id.clone()), false)),
+        Change::PutToken(t) => Some((RowKey::Token(t.channel.id.clone()), true)),
+        Change::DeleteToken(channel) => Some((RowKey::Token(channel.clone()), false)),
         _ => None,
     }
 }

@@ -55,7 +55,7 @@ impl Kdc {
                     affected.insert(group.name().to_string());
                 }
             }
-            changes.push(Change::DeleteToken(id));
+            changes.push(Change::DeleteToken(token.channel.id.clone()));
             drops.push(Effect::DropChannel(token.channel.id));
         }
         let margin = self.config.rekey_margin;

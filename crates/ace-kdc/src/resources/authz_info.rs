@@ -202,10 +202,12 @@ fn new_channel(
     };
     let setup: ChannelSetup = channel_setup(&record, false)
         .map_err(|e| Refusal::BadRequest(format!("cannot derive the OSCORE context: {e}")))?;
-    let changes = vec![Change::PutToken(Box::new(record.clone()))];
+    let mut changes = Vec::with_capacity(2);
     if let Some(old) = &old_channel {
         state.channels.remove(old);
+        changes.push(Change::DeleteToken(old.clone()));
     }
+    changes.push(Change::PutToken(Box::new(record.clone())));
     state.channels.insert(channel.clone(), token_id.clone());
     state.tokens.insert(token_id, record);
     let response = transfer_response(&state, transfer, &scope, nonce2, &channel, kdcchallenge);

@@ -13,7 +13,7 @@ struct Inner {
     members: BTreeMap<(String, String), Member>,
     issued: BTreeSet<(String, Vec<u8>, Vec<u8>)>,
     stale: BTreeSet<(String, u64, Vec<u8>)>,
-    tokens: BTreeMap<Vec<u8>, TokenRecord>,
+    tokens: BTreeMap<ChannelId, TokenRecord>,
     deleted: BTreeSet<String>,
     commands: Vec<(i64, String, Option<String>)>,
     heartbeat: Option<u64>,
@@ -131,10 +131,12 @@ impl Store for MemoryStore {
                     inner.stale.retain(|(g, v, _)| g != group || v >= floor);
                 }
                 Change::PutToken(token) => {
-                    inner.tokens.insert(token.id.clone(), (**token).clone());
+                    inner
+                        .tokens
+                        .insert(token.channel.id.clone(), (**token).clone());
                 }
-                Change::DeleteToken(id) => {
-                    inner.tokens.remove(id);
+                Change::DeleteToken(channel) => {
+                    inner.tokens.remove(channel);
                 }
             }
         }
@@ -143,7 +145,7 @@ impl Store for MemoryStore {
 
     fn reserve_sequence(&self, channel: &ChannelId, mark: u64) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        if let Some(t) = inner.tokens.values_mut().find(|t| t.channel.id == *channel) {
+        if let Some(t) = inner.tokens.get_mut(channel) {
             t.channel.sequence_mark = t.channel.sequence_mark.max(mark);
         }
         Ok(())

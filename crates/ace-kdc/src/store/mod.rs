@@ -25,7 +25,7 @@ mod memory;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{MIGRATIONS, SqliteStore};
 
 use crate::config::GroupSpec;
 use crate::model::{ChannelId, Member, TokenRecord};
@@ -128,10 +128,13 @@ pub enum Change {
         /// The oldest version kept.
         floor: u64,
     },
-    /// Insert or replace a token with its channel.
+    /// Insert or replace the token of a channel. A token has one channel
+    /// at a time: when a token moves to a new channel (posted again,
+    /// RFC 9203 section 4.1), a [`Change::DeleteToken`] of its old channel
+    /// comes before.
     PutToken(Box<TokenRecord>),
-    /// Delete a token.
-    DeleteToken(Vec<u8>),
+    /// Delete the token of a channel.
+    DeleteToken(ChannelId),
 }
 
 /// A group as loaded.

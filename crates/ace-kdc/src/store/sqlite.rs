@@ -98,6 +98,34 @@ pub const MIGRATIONS: &[&str] = &[
         result TEXT
     );
     ",
+    // 1 -> 2: tokens keyed by their channel. The KDC numbers channels in
+    // sequence, so new tokens go next to each other at the end of one
+    // B-tree. Keyed by their identifiers (random `cti`s from the AS), with
+    // a second index on the channel, every new token dirtied pages of its
+    // own, and once many tokens are stored that doubled the cost of a
+    // join's transaction (BENCHMARKS.md, "The store alone"). Nothing looks
+    // a token up by its identifier in the database: the KDC keeps its
+    // tokens in memory and loads them all at start.
+    r"
+    CREATE TABLE tokens_by_channel (
+        channel BLOB PRIMARY KEY,
+        id BLOB NOT NULL,
+        scope BLOB NOT NULL,
+        expires_at INTEGER,
+        kdcchallenge BLOB,
+        client_recipient_id BLOB NOT NULL,
+        nonce1 BLOB NOT NULL,
+        nonce2 BLOB NOT NULL,
+        material BLOB NOT NULL,
+        sequence_mark INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    INSERT INTO tokens_by_channel (channel, id, scope, expires_at, kdcchallenge,
+        client_recipient_id, nonce1, nonce2, material, sequence_mark)
+        SELECT channel, id, scope, expires_at, kdcchallenge, client_recipient_id,
+        nonce1, nonce2, material, sequence_mark FROM tokens;
+    DROP TABLE tokens;
+    ALTER TABLE tokens_by_channel RENAME TO tokens;
+    ",
 ];
 
 const HEARTBEAT: &str = "heartbeat";
@@ -302,7 +330,7 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
                 "INSERT OR REPLACE INTO tokens (id, scope, expires_at, kdcchallenge, \
                  channel, client_recipient_id, nonce1, nonce2, material, sequence_mark) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-                 MAX(?10, COALESCE((SELECT sequence_mark FROM tokens WHERE id = ?1 AND channel = ?5), 0)))",
+                 MAX(?10, COALESCE((SELECT sequence_mark FROM tokens WHERE channel = ?5 AND id = ?1), 0)))",
             )?
             .execute(params![
                 t.id,
@@ -317,9 +345,9 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
                 to_i64(t.channel.sequence_mark),
             ])?;
         }
-        Change::DeleteToken(id) => {
-            tx.prepare_cached("DELETE FROM tokens WHERE id = ?1")?
-                .execute([id])?;
+        Change::DeleteToken(channel) => {
+            tx.prepare_cached("DELETE FROM tokens WHERE channel = ?1")?
+                .execute([&channel.0])?;
         }
     }
     Ok(())
@@ -421,11 +449,23 @@ impl Store for SqliteStore {
                     r.get::<_, i64>(9)?,
                 ))
             })?;
+            let mut ids = std::collections::HashSet::new();
             for row in rows {
                 let (id, scope, exp, n_s, channel, id1, n1, n2, material, mark) = row?;
                 let corrupt = |what: &str, e: String| {
                     StoreError::Corrupt(format!("token {}: {what}: {e}", hex::encode(&id)))
                 };
+                // The KDC deletes a token's old channel in the transaction
+                // that stores its new one, so one token never has two rows.
+                if !ids.insert(id.clone()) {
+                    return Err(corrupt(
+                        "channels",
+                        format!(
+                            "stored on two channels, one of them {}",
+                            hex::encode(&channel)
+                        ),
+                    ));
+                }
                 tokens.push(TokenRecord {
                     scope: GroupScope::decode(&scope)
                         .map_err(|e| corrupt("scope", e.to_string()))?,
