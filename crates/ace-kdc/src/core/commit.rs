@@ -10,9 +10,10 @@
 //!   default of [`Kdc::open`](super::Kdc::open).
 //! * **Group commit**: staging appends the batch to a queue; a writer thread
 //!   takes everything queued and writes it in one transaction, then wakes
-//!   the waiters. Under concurrency (see [`gathers`]) it first waits up to a
-//!   quarter of a millisecond for more; a lone batch is written at once.
-//!   Concurrent transitions share a transaction (and, with
+//!   the waiters. Under concurrency (see [`gathers`]) it first waits for
+//!   more, but only while requests are in progress that do not wait for it
+//!   yet (see [`InFlight`]) and for at most a millisecond; a lone batch is
+//!   written at once. Concurrent transitions share a transaction (and, with
 //!   `synchronous = FULL`, an fsync), and no storage I/O happens under the
 //!   state lock. Batches are written in staging order, so the store always
 //!   holds a prefix of the transitions the memory went through.
@@ -26,8 +27,9 @@
 
 use crate::model::ChannelId;
 use crate::store::{Change, Store};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -86,6 +88,9 @@ struct Job {
 struct Queue {
     jobs: Vec<Job>,
     shutdown: bool,
+    /// The writer is waiting for more batches (and wants to hear when every
+    /// request in progress waits for it).
+    gathering: bool,
 }
 
 struct Shared {
@@ -94,6 +99,8 @@ struct Shared {
     /// Batches of an epoch below this are refused (a write failed after
     /// they were staged).
     min_epoch: AtomicU64,
+    /// Requests the service is handling (see [`InFlight`]).
+    in_flight: AtomicUsize,
     /// Transactions written and batches they carried (statistics).
     transactions: AtomicU64,
     batches: AtomicU64,
@@ -118,6 +125,7 @@ impl GroupCommit {
             queue: Mutex::new(Queue::default()),
             cv: Condvar::new(),
             min_epoch: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
             transactions: AtomicU64::new(0),
             batches: AtomicU64::new(0),
         });
@@ -132,25 +140,12 @@ impl GroupCommit {
     }
 
     fn enqueue(&self, epoch: u64, changes: Vec<Change>) -> Arc<Done> {
-        let done = Arc::new(Done::default());
-        let queued = {
-            let mut q = lock(&self.shared.queue);
-            q.jobs.push(Job {
-                epoch,
-                changes,
-                done: done.clone(),
-            });
-            q.jobs.len()
-        };
-        // The writer waits for a first batch, then gathers until its window
-        // closes or GATHER_ENOUGH are queued; it checks the queue under the
-        // lock before each wait. So only the first batch and the one that
-        // makes enough need to wake it: waking it for every batch would
-        // cost a futex call and a context switch each, for nothing.
-        if queued == 1 || queued == GATHER_ENOUGH {
-            self.shared.cv.notify_one();
-        }
-        done
+        self.shared.push(epoch, changes)
+    }
+
+    /// Counts a request in progress until the returned guard drops.
+    pub(crate) fn request(&self) -> InFlight {
+        Shared::request(&self.shared)
     }
 
     /// The oldest epoch whose batches are still written.
@@ -177,10 +172,85 @@ impl Drop for GroupCommit {
     }
 }
 
-/// How long the writer waits for more batches after the first one arrived
-/// (unless [`GATHER_ENOUGH`] are there), when [`gathers`]: under load a
-/// transaction per request costs more CPU than the wait costs latency.
-const GATHER_WINDOW: std::time::Duration = std::time::Duration::from_micros(250);
+/// A request in progress in the service, from its arrival to its response
+/// ([`crate::Kdc::request_in_flight`]). A gathering writer compares the
+/// requests in progress with the batches queued: while there are more
+/// requests than batches, some are still being handled and will likely
+/// bring a batch; when every request waits for the writer, the wait
+/// cannot gather anything more, so it writes. A KDC under more load than
+/// it serves at once gathers for its whole window; one whose few clients
+/// all wait for this write (a closed loop) writes at once.
+pub struct InFlight {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InFlight").finish_non_exhaustive()
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+        // Taking the lock orders this with the writer's check before its
+        // wait, so a writer that must stop gathering hears of it.
+        let q = lock(&self.shared.queue);
+        if q.gathering && !self.shared.more_coming(&q) {
+            self.shared.cv.notify_one();
+        }
+    }
+}
+
+impl Shared {
+    /// Queues a batch for the writer.
+    fn push(&self, epoch: u64, changes: Vec<Change>) -> Arc<Done> {
+        let done = Arc::new(Done::default());
+        let (queued, all_waiting) = {
+            let mut q = lock(&self.queue);
+            q.jobs.push(Job {
+                epoch,
+                changes,
+                done: done.clone(),
+            });
+            (q.jobs.len(), q.gathering && !self.more_coming(&q))
+        };
+        // The writer waits for a first batch, then gathers while more are
+        // coming, until its window closes or GATHER_ENOUGH are queued; it
+        // checks the queue under the lock before each wait. So only the
+        // first batch, the one that makes enough and the one that leaves
+        // nothing more coming need to wake it: waking it for every batch
+        // would cost a futex call and a context switch each, for nothing.
+        if queued == 1 || queued == GATHER_ENOUGH || all_waiting {
+            self.cv.notify_one();
+        }
+        done
+    }
+
+    fn request(shared: &Arc<Self>) -> InFlight {
+        shared.in_flight.fetch_add(1, Ordering::SeqCst);
+        InFlight {
+            shared: shared.clone(),
+        }
+    }
+
+    /// Whether requests are in progress that have not queued a batch
+    /// (batches of timers and operator commands count as requests' here,
+    /// which only ends a gathering sooner).
+    fn more_coming(&self, q: &Queue) -> bool {
+        self.in_flight.load(Ordering::SeqCst) > q.jobs.len()
+    }
+}
+
+/// The longest the writer waits for more batches after the first one
+/// arrived, when [`gathers`] and transitions are running: under load, a
+/// transaction per request costs more CPU than the wait costs latency
+/// (BENCHMARKS.md, "ace-kdc", the group commit window). Without running
+/// transitions no batch is coming that the wait could gather, so a KDC
+/// whose clients all wait for this write (fewer clients than it could
+/// serve) writes at once.
+const GATHER_WINDOW: Duration = Duration::from_millis(1);
+
 /// Batches after which the writer stops gathering.
 const GATHER_ENOUGH: usize = 32;
 
@@ -193,6 +263,28 @@ const GATHER_ENOUGH: usize = 32;
 /// switch the gathering back on.
 fn gathers(previous_transaction: usize, queued: usize) -> bool {
     previous_transaction > 1 || queued > 1
+}
+
+/// Waits for more batches: until [`GATHER_ENOUGH`] are queued or `window`
+/// has passed, and while more are coming (see [`InFlight`]).
+fn gather<'a>(
+    shared: &'a Shared,
+    mut q: std::sync::MutexGuard<'a, Queue>,
+    window: Duration,
+) -> std::sync::MutexGuard<'a, Queue> {
+    let deadline = Instant::now() + window;
+    while q.jobs.len() < GATHER_ENOUGH && !q.shutdown && shared.more_coming(&q) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        q = shared
+            .cv
+            .wait_timeout(q, left)
+            .map(|(g, _)| g)
+            .unwrap_or_else(|e| e.into_inner().0);
+    }
+    q
 }
 
 fn writer(shared: &Shared, store: &dyn Store) {
@@ -211,18 +303,9 @@ fn writer(shared: &Shared, store: &dyn Store) {
                 return;
             }
             if gathers(previous, q.jobs.len()) {
-                let deadline = std::time::Instant::now() + GATHER_WINDOW;
-                while q.jobs.len() < GATHER_ENOUGH && !q.shutdown {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    if left.is_zero() {
-                        break;
-                    }
-                    q = shared
-                        .cv
-                        .wait_timeout(q, left)
-                        .map(|(g, _)| g)
-                        .unwrap_or_else(|e| e.into_inner().0);
-                }
+                q.gathering = true;
+                q = gather(shared, q, GATHER_WINDOW);
+                q.gathering = false;
             }
             std::mem::take(&mut q.jobs)
         };
@@ -410,6 +493,98 @@ mod tests {
         assert!(gathers(0, 3));
         assert!(gathers(2, 1));
         assert!(gathers(11, 1));
+    }
+
+    fn bare_shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            cv: Condvar::new(),
+            min_epoch: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            transactions: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        })
+    }
+
+    /// Runs [`gather`] as the writer does, with `window`, after `then` ran
+    /// on another thread 20 ms later; returns how long it waited and the
+    /// batches it holds.
+    fn gathered(
+        shared: &Arc<Shared>,
+        window: Duration,
+        then: impl FnOnce() + Send + 'static,
+    ) -> (Duration, usize) {
+        let start = Instant::now();
+        let helper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            then();
+        });
+        let mut q = lock(&shared.queue);
+        q.gathering = true;
+        let mut q = gather(shared, q, window);
+        q.gathering = false;
+        let held = q.jobs.len();
+        drop(q);
+        helper.join().unwrap();
+        (start.elapsed(), held)
+    }
+
+    const LONG: Duration = Duration::from_secs(10);
+
+    #[test]
+    fn a_writer_does_not_wait_when_no_request_is_in_progress() {
+        let shared = bare_shared();
+        shared.push(0, vec![member("a")]);
+        let (waited, held) = gathered(&shared, LONG, || {});
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(held, 1);
+        // Requests that all queued their batch: nothing more is coming.
+        let _a = Shared::request(&shared);
+        let _b = Shared::request(&shared);
+        shared.push(0, vec![member("b")]);
+        let (waited, held) = gathered(&shared, LONG, || {});
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(held, 2);
+    }
+
+    #[test]
+    fn a_writer_waits_for_the_batch_of_a_request_in_progress() {
+        let shared = bare_shared();
+        let _a = Shared::request(&shared);
+        let _b = Shared::request(&shared);
+        shared.push(0, vec![member("a")]);
+        // b queues its batch 20 ms later: the writer waited for it, and
+        // was woken by it rather than by the window.
+        let s = shared.clone();
+        let (waited, held) = gathered(&shared, LONG, move || {
+            s.push(0, vec![member("b")]);
+        });
+        assert!(waited >= Duration::from_millis(20), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(held, 2);
+    }
+
+    #[test]
+    fn a_request_answered_without_a_batch_ends_the_wait() {
+        let shared = bare_shared();
+        let _a = Shared::request(&shared);
+        let b = Shared::request(&shared);
+        shared.push(0, vec![member("a")]);
+        let (waited, held) = gathered(&shared, LONG, move || drop(b));
+        assert!(waited >= Duration::from_millis(20), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(held, 1);
+    }
+
+    #[test]
+    fn the_window_bounds_the_wait() {
+        let shared = bare_shared();
+        let _a = Shared::request(&shared);
+        let _b = Shared::request(&shared);
+        shared.push(0, vec![member("a")]);
+        let (waited, held) = gathered(&shared, Duration::from_millis(30), || {});
+        assert!(waited >= Duration::from_millis(30), "{waited:?}");
+        assert_eq!(held, 1);
     }
 
     #[test]

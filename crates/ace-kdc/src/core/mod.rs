@@ -31,6 +31,7 @@
 //! store) and the request gets 5.00.
 
 pub(crate) mod commit;
+pub use commit::InFlight;
 mod error;
 pub(crate) mod rekey;
 pub(crate) mod state;
@@ -515,6 +516,14 @@ impl Kdc {
     /// its transition is durable.
     pub fn handle(&self, request: &KdcRequest, caller: &Caller, now: u64) -> Outcome {
         self.handle_deferred(request, caller, now).wait(self)
+    }
+
+    /// Counts a request in progress, from its arrival until the guard
+    /// drops after its response; the group-commit writer gathers batches
+    /// only while some requests in progress have not queued theirs (see
+    /// [`InFlight`]). `None` without group commit.
+    pub fn request_in_flight(&self) -> Option<commit::InFlight> {
+        self.group_commit.as_ref().map(commit::GroupCommit::request)
     }
 
     /// Handles one request without waiting for durability: with group

@@ -342,6 +342,10 @@ impl KdcService {
             handler = inner.layer(handler);
         }
         let handler = contexts.server_layer().layer(handler);
+        let handler: SharedHandler = Arc::new(Counted {
+            inner: handler,
+            shared: shared.clone(),
+        });
         let endpoint = builder.bind(handler).await?;
         let _ = shared.endpoint.set(endpoint.clone());
         let (stop, stopped) = watch::channel(false);
@@ -402,6 +406,30 @@ impl KdcService {
 // ---------------------------------------------------------------------------
 
 struct KdcHandler(Arc<Shared>);
+
+/// The outermost handler: counts each request in progress, from the moment
+/// the endpoint hands it over (before OSCORE) until its response, for the
+/// group-commit writer ([`crate::core::InFlight`]).
+struct Counted {
+    inner: SharedHandler,
+    shared: Arc<Shared>,
+}
+
+impl ace_coap::Handler for Counted {
+    fn call(&self, request: Request) -> ace_coap::BoxFuture<Response> {
+        let in_flight = self.shared.kdc.request_in_flight();
+        let response = self.inner.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            drop(in_flight);
+            response
+        })
+    }
+
+    fn observation_ended(&self, ended: &ace_coap::ObservationEnded) {
+        self.inner.observation_ended(ended);
+    }
+}
 
 fn method(m: ace_coap::Method) -> Method {
     match m {
