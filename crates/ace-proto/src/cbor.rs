@@ -5,7 +5,9 @@
 //! definite lengths and map keys in the order the type writes them (the order
 //! of the RFC examples), so the RFC examples are byte-exact vectors. Decoding
 //! refuses trailing bytes and duplicate map keys, bounds nesting depth, and
-//! never panics.
+//! never panics. The forms the messages use are read straight into a
+//! `Value` by a small reader of this crate; anything else, and every error,
+//! is ciborium's.
 
 use crate::error::DecodeError;
 pub use ciborium::Value;
@@ -48,18 +50,25 @@ pub fn to_vec(value: &Value) -> Vec<u8> {
 /// Decodes exactly one CBOR data item, refusing trailing bytes and nesting
 /// deeper than [`MAX_DEPTH`].
 pub fn from_slice(bytes: &[u8]) -> Result<Value, DecodeError> {
-    let mut reader = bytes;
-    let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
-        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if !reader.is_empty() {
-        return Err(DecodeError::TrailingData(reader.len()));
+    let (value, used) = from_prefix(bytes)?;
+    match bytes.len() - used {
+        0 => Ok(value),
+        rest => Err(DecodeError::TrailingData(rest)),
     }
-    Ok(value)
 }
 
 /// Decodes one CBOR data item from the front of `bytes`, returning it and the
 /// number of bytes it took (for CBOR sequences and concatenations).
 pub fn from_prefix(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
+    // The common forms directly; anything else as ciborium decides.
+    if let Some(decoded) = crate::cbor_direct::decode(bytes) {
+        return Ok(decoded);
+    }
+    ciborium_prefix(bytes)
+}
+
+/// [`from_prefix`] through ciborium alone.
+fn ciborium_prefix(bytes: &[u8]) -> Result<(Value, usize), DecodeError> {
     let mut reader = bytes;
     let value: Value = ciborium::de::from_reader_with_recursion_limit(&mut reader, MAX_DEPTH)
         .map_err(|e| DecodeError::Malformed(e.to_string()))?;
@@ -442,6 +451,141 @@ mod tests {
         let rest = m.into_rest();
         assert_eq!(rest.len(), 1);
         assert_eq!(rest[0].0, IntOrText::Text("ind-key".into()));
+    }
+
+    /// What [`from_prefix`] returned before the direct decoder, with the
+    /// value in debug notation so that results compare (a NaN is not equal
+    /// to itself as a `Value`).
+    fn ciborium_only(bytes: &[u8]) -> Result<(String, usize), DecodeError> {
+        ciborium_prefix(bytes).map(|(v, n)| (format!("{v:?}"), n))
+    }
+
+    fn direct_first(bytes: &[u8]) -> Result<(String, usize), DecodeError> {
+        from_prefix(bytes).map(|(v, n)| (format!("{v:?}"), n))
+    }
+
+    /// Every prefix, and every single-byte change, of `bytes` decodes as
+    /// ciborium alone decodes it: the same value and length, or the same
+    /// error.
+    fn same_as_ciborium_around(bytes: &[u8]) {
+        let mut cases = vec![bytes.to_vec()];
+        for end in 0..bytes.len() {
+            cases.push(bytes[..end].to_vec());
+        }
+        for i in 0..bytes.len() {
+            for b in [
+                0x00, 0x17, 0x18, 0x1b, 0x1f, 0x3b, 0x5f, 0x7f, 0x9f, 0xbf, 0xc2, 0xf7, 0xf9, 0xff,
+            ] {
+                let mut changed = bytes.to_vec();
+                changed[i] = b;
+                cases.push(changed);
+            }
+            let mut flipped = bytes.to_vec();
+            flipped[i] ^= 0x80;
+            cases.push(flipped);
+        }
+        for case in cases {
+            assert_eq!(
+                direct_first(&case),
+                ciborium_only(&case),
+                "{}",
+                hex::encode(&case)
+            );
+        }
+    }
+
+    #[test]
+    fn the_direct_decoder_agrees_with_ciborium() {
+        let big = Value::Bytes(vec![7; 300]);
+        let values = [
+            Value::from(0),
+            Value::from(23),
+            Value::from(24),
+            Value::from(u64::MAX),
+            Value::from(-1),
+            Value::from(-25),
+            Value::from(i64::MIN),
+            Value::Integer(ciborium::value::Integer::try_from(-1 - i128::from(u64::MAX)).unwrap()),
+            Value::Bytes(vec![]),
+            big.clone(),
+            Value::Text("grüße".into()),
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Null,
+            Value::Float(1.5),
+            Value::Tag(18, Box::new(Value::Array(vec![big, Value::Map(vec![])]))),
+            Value::Tag(2, Box::new(Value::Bytes(vec![1, 2]))),
+            Value::Tag(3, Box::new(Value::Bytes(vec![0xff; 17]))),
+            Value::Map(vec![
+                (Value::from(1), Value::Text("a".into())),
+                (
+                    Value::Text("k".into()),
+                    Value::Array(vec![Value::Null, Value::from(-3)]),
+                ),
+                (Value::from(1), Value::Bool(false)),
+            ]),
+        ];
+        for v in &values {
+            same_as_ciborium_around(&to_vec(v));
+        }
+        // Forms only ciborium reads: indefinite lengths, undefined, other
+        // simple values, non-shortest heads, reserved additional information.
+        for bytes in [
+            &[0x5f, 0x41, 0x01, 0xff][..],
+            &[0x7f, 0x61, b'a', 0xff],
+            &[0x9f, 0x01, 0xff],
+            &[0xbf, 0x01, 0x02, 0xff],
+            &[0xf7],
+            &[0xf0],
+            &[0xf8, 0x20],
+            &[0x18, 0x01],
+            &[0x59, 0x00, 0x01, 0xaa],
+            &[0x1c],
+            &[0x62, 0xc3, 0x28],
+            &[0xc1, 0x1a, 0x51, 0x4b, 0x67, 0xb0],
+        ] {
+            same_as_ciborium_around(bytes);
+        }
+        // Nesting on both sides of the direct decoder's own depth limit and
+        // of MAX_DEPTH.
+        for depth in [15, 16, 17, 31, 32, 33, 40] {
+            let mut nested = vec![0x81; depth];
+            nested.push(0x01);
+            assert_eq!(
+                direct_first(&nested),
+                ciborium_only(&nested),
+                "depth {depth}"
+            );
+            let mut tagged = [0xd8, 0x40].repeat(depth);
+            tagged.push(0x01);
+            assert_eq!(
+                direct_first(&tagged),
+                ciborium_only(&tagged),
+                "tags {depth}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_direct_decoder_agrees_with_ciborium_on_random_bytes() {
+        // A fixed xorshift sequence: the same cases on every run.
+        let mut state = 0x9594_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = usize::try_from(next() % 24).unwrap();
+            let bytes: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[3]).collect();
+            assert_eq!(
+                direct_first(&bytes),
+                ciborium_only(&bytes),
+                "{}",
+                hex::encode(&bytes)
+            );
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod authz_info;
 pub mod cbor;
+mod cbor_direct;
 pub mod code;
 pub mod consts;
 pub mod credential;

@@ -1,0 +1,127 @@
+//! A direct decoder from CBOR bytes to [`ciborium::Value`] for the forms
+//! this project's messages use: integers, definite-length byte and text
+//! strings, arrays and maps, tags, `true`, `false` and `null`.
+//!
+//! ciborium builds a `Value` through serde's visitor machinery, which costs
+//! more than the data: decoding tokens and join messages was a tenth of the
+//! KDC's CPU per join outside the signatures (BENCHMARKS.md, "ace-kdc").
+//! This reader walks the bytes once and allocates only the `Value` itself.
+//!
+//! It gives up ([`None`]) on everything else: indefinite lengths, floats,
+//! other simple values, the bignum tags 2 and 3 (which ciborium turns into
+//! integers), nesting deeper than [`DEPTH`], invalid UTF-8, truncated or
+//! malformed input. The caller then decodes with ciborium, so every input
+//! this reader does not handle gets exactly ciborium's result or error, and
+//! every input it handles gets the `Value` ciborium would build (tested
+//! against ciborium in `cbor::tests`).
+
+use ciborium::Value;
+use ciborium::value::Integer;
+
+/// The deepest nesting of arrays, maps and tags handled here; ciborium's
+/// limit ([`crate::cbor::MAX_DEPTH`]) is higher, so nothing this reader
+/// accepts would hit it.
+const DEPTH: usize = 16;
+
+/// Decodes the data item at the front of `bytes`; returns it and the bytes
+/// it took, or `None` when ciborium must decide.
+pub(crate) fn decode(bytes: &[u8]) -> Option<(Value, usize)> {
+    let mut reader = Reader { bytes, pos: 0 };
+    let value = reader.item(0)?;
+    Some((value, reader.pos))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn remaining(&self) -> usize {
+        self.bytes.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.pos.checked_add(n)?;
+        let taken = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(taken)
+    }
+
+    fn take_array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
+    }
+
+    /// The argument of a head (RFC 8949 section 3): the additional
+    /// information itself, or the 1, 2, 4 or 8 bytes that follow.
+    fn argument(&mut self, info: u8) -> Option<u64> {
+        match info {
+            0..=23 => Some(u64::from(info)),
+            24 => Some(u64::from(self.take_array::<1>()?[0])),
+            25 => Some(u64::from(u16::from_be_bytes(self.take_array()?))),
+            26 => Some(u64::from(u32::from_be_bytes(self.take_array()?))),
+            27 => Some(u64::from_be_bytes(self.take_array()?)),
+            _ => None,
+        }
+    }
+
+    /// A definite length that the rest of the input can hold, counting
+    /// `unit` bytes at least per element.
+    fn length(&mut self, info: u8, unit: usize) -> Option<usize> {
+        let len = usize::try_from(self.argument(info)?).ok()?;
+        (len.checked_mul(unit)? <= self.remaining()).then_some(len)
+    }
+
+    fn item(&mut self, depth: usize) -> Option<Value> {
+        let initial = *self.bytes.get(self.pos)?;
+        self.pos += 1;
+        let info = initial & 0x1f;
+        match initial >> 5 {
+            0 => Some(Value::Integer(Integer::from(self.argument(info)?))),
+            1 => {
+                let n = self.argument(info)?;
+                Integer::try_from(-1 - i128::from(n))
+                    .ok()
+                    .map(Value::Integer)
+            }
+            2 => {
+                let len = self.length(info, 1)?;
+                Some(Value::Bytes(self.take(len)?.to_vec()))
+            }
+            3 => {
+                let len = self.length(info, 1)?;
+                let text = std::str::from_utf8(self.take(len)?).ok()?;
+                Some(Value::Text(text.to_owned()))
+            }
+            4 if depth < DEPTH => {
+                let len = self.length(info, 1)?;
+                let mut items = Vec::with_capacity(len);
+                for _ in 0..len {
+                    items.push(self.item(depth + 1)?);
+                }
+                Some(Value::Array(items))
+            }
+            5 if depth < DEPTH => {
+                let len = self.length(info, 2)?;
+                let mut entries = Vec::with_capacity(len);
+                for _ in 0..len {
+                    let key = self.item(depth + 1)?;
+                    let value = self.item(depth + 1)?;
+                    entries.push((key, value));
+                }
+                Some(Value::Map(entries))
+            }
+            6 if depth < DEPTH => match self.argument(info)? {
+                2 | 3 => None,
+                tag => Some(Value::Tag(tag, Box::new(self.item(depth + 1)?))),
+            },
+            7 => match info {
+                20 => Some(Value::Bool(false)),
+                21 => Some(Value::Bool(true)),
+                22 => Some(Value::Null),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
