@@ -40,6 +40,15 @@ pub trait Codec: Sized {
 /// definite lengths, map entries in the given order).
 pub fn to_vec(value: &Value) -> Vec<u8> {
     let mut out = Vec::new();
+    if crate::cbor_direct::encode(value, &mut out) {
+        return out;
+    }
+    ciborium_to_vec(value)
+}
+
+/// [`to_vec`] through ciborium alone (values with floats).
+fn ciborium_to_vec(value: &Value) -> Vec<u8> {
+    let mut out = Vec::new();
     // Writing into a Vec cannot fail, and every `Value` is serializable.
     if ciborium::ser::into_writer(value, &mut out).is_err() {
         out.clear();
@@ -564,6 +573,79 @@ mod tests {
                 "tags {depth}"
             );
         }
+    }
+
+    /// The direct encoder writes what ciborium writes, for `value` and
+    /// every value nested in it.
+    fn encodes_as_ciborium(value: &Value) {
+        assert_eq!(to_vec(value), ciborium_to_vec(value), "{value:?}");
+        match value {
+            Value::Array(items) => items.iter().for_each(encodes_as_ciborium),
+            Value::Map(entries) => entries.iter().for_each(|(k, v)| {
+                encodes_as_ciborium(k);
+                encodes_as_ciborium(v);
+            }),
+            Value::Tag(_, inner) => encodes_as_ciborium(inner),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_direct_encoder_agrees_with_ciborium() {
+        let mut values = vec![
+            Value::Map(vec![(Value::from(1), Value::Float(0.5))]),
+            Value::Array(vec![Value::Float(f64::NAN), Value::from(1)]),
+            Value::Float(1.0e300),
+        ];
+        // Every head size, on both sides of each boundary.
+        for n in [
+            0u64,
+            23,
+            24,
+            255,
+            256,
+            65_535,
+            65_536,
+            4_294_967_295,
+            4_294_967_296,
+            u64::MAX,
+        ] {
+            values.push(Value::from(n));
+            values.push(Value::Integer(
+                ciborium::value::Integer::try_from(-1 - i128::from(n)).unwrap(),
+            ));
+            values.push(Value::Tag(n, Box::new(Value::Null)));
+        }
+        for len in [0, 23, 24, 255, 256, 70_000] {
+            values.push(Value::Bytes(vec![0x5a; len]));
+            values.push(Value::Text("t".repeat(len)));
+            values.push(Value::Array(vec![Value::Bool(len % 2 == 0); len.min(300)]));
+            values.push(Value::Map(vec![
+                (Value::from(-7), Value::Null);
+                len.min(300)
+            ]));
+        }
+        for v in &values {
+            encodes_as_ciborium(v);
+        }
+        // And whatever the decoder makes of pseudo-random bytes.
+        let mut state = 0x9203_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut decoded = 0;
+        for _ in 0..20_000 {
+            let len = usize::try_from(next() % 24).unwrap();
+            let bytes: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[3]).collect();
+            if let Ok((v, _)) = from_prefix(&bytes) {
+                encodes_as_ciborium(&v);
+                decoded += 1;
+            }
+        }
+        assert!(decoded > 1_000, "{decoded}");
     }
 
     #[test]
