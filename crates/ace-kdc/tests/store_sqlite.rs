@@ -14,6 +14,21 @@ use std::sync::Arc;
 use support::core_client::{Harness, T0};
 use support::{ClientKeys, GROUPS, Proof, join_request};
 
+/// A KDC core on a fresh SQLite file: the directory (kept alive), the
+/// file, the store and the harness.
+fn sqlite_harness() -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Arc<dyn Store>,
+    Harness,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kdc.sqlite");
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+    let h = Harness::new(store.clone(), GROUPS);
+    (dir, path, store, h)
+}
+
 #[test]
 fn schema_is_versioned_and_newer_schemas_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -39,10 +54,7 @@ fn schema_is_versioned_and_newer_schemas_are_refused() {
 
 #[test]
 fn a_restarted_kdc_has_everything_back() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kdc.sqlite");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let h = Harness::new(store.clone(), GROUPS);
+    let (_dir, path, _store, h) = sqlite_harness();
     let a = ClientKeys::ed25519();
     let (ca, na) = h.client(&a, &[("g1", REQUESTER | RESPONDER)]);
     assert_eq!(
@@ -146,9 +158,12 @@ fn a_restarted_kdc_has_everything_back() {
 }
 
 /// A database of schema version 1 (tokens keyed by their identifier) with
-/// one token, as that version wrote it.
-fn version_1_database(path: &std::path::Path) {
-    let conn = rusqlite::Connection::open(path).unwrap();
+/// one token, as that version wrote it, in a new directory: the directory
+/// (kept alive) and the file.
+fn version_1_database() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kdc.sqlite");
+    let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(MIGRATIONS[0]).unwrap();
     conn.execute_batch(
         "CREATE TABLE schema_version (version INTEGER NOT NULL);
@@ -182,13 +197,12 @@ fn version_1_database(path: &std::path::Path) {
         ],
     )
     .unwrap();
+    (dir, path)
 }
 
 #[test]
 fn a_version_1_database_is_migrated_with_its_tokens() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kdc.sqlite");
-    version_1_database(&path);
+    let (_dir, path) = version_1_database();
     let store = SqliteStore::open(&path).unwrap();
     assert_eq!(store.schema_version().unwrap(), 2);
     let snap = store.load().unwrap();
@@ -221,10 +235,7 @@ fn a_version_1_database_is_migrated_with_its_tokens() {
 
 #[test]
 fn a_token_posted_again_is_stored_once_on_its_new_channel() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kdc.sqlite");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let h = Harness::new(store.clone(), GROUPS);
+    let (_dir, path, store, h) = sqlite_harness();
     let keys = ClientKeys::ed25519();
     let spec = keys.token(&[("g1", REQUESTER)], h.now + 3600);
     let token = h.authority.mint(&spec);
@@ -256,10 +267,7 @@ fn a_token_posted_again_is_stored_once_on_its_new_channel() {
 
 #[test]
 fn an_expired_token_leaves_the_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kdc.sqlite");
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
-    let h = Harness::new(store.clone(), GROUPS);
+    let (_dir, _path, store, h) = sqlite_harness();
     let short = ClientKeys::ed25519();
     let (_, got) = h.authz(
         h.authority
@@ -282,9 +290,7 @@ fn an_expired_token_leaves_the_database() {
 
 #[test]
 fn a_token_on_two_channels_is_refused_as_corrupt() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("kdc.sqlite");
-    version_1_database(&path);
+    let (_dir, path) = version_1_database();
     let store = SqliteStore::open(&path).unwrap();
     drop(store);
     let conn = rusqlite::Connection::open(&path).unwrap();

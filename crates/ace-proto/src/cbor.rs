@@ -575,6 +575,22 @@ mod tests {
         }
     }
 
+    /// 20,000 byte strings of 0 to 23 bytes from a fixed xorshift
+    /// sequence: the same cases on every run.
+    fn pseudo_random_inputs(seed: u64) -> impl Iterator<Item = Vec<u8>> {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..20_000).map(move |_| {
+            let len = usize::try_from(next() % 24).unwrap();
+            (0..len).map(|_| next().to_le_bytes()[3]).collect()
+        })
+    }
+
     /// The direct encoder writes what ciborium writes, for `value` and
     /// every value nested in it.
     fn encodes_as_ciborium(value: &Value) {
@@ -629,17 +645,8 @@ mod tests {
             encodes_as_ciborium(v);
         }
         // And whatever the decoder makes of pseudo-random bytes.
-        let mut state = 0x9203_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
         let mut decoded = 0;
-        for _ in 0..20_000 {
-            let len = usize::try_from(next() % 24).unwrap();
-            let bytes: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[3]).collect();
+        for bytes in pseudo_random_inputs(0x9203) {
             if let Ok((v, _)) = from_prefix(&bytes) {
                 encodes_as_ciborium(&v);
                 decoded += 1;
@@ -650,17 +657,7 @@ mod tests {
 
     #[test]
     fn the_direct_decoder_agrees_with_ciborium_on_random_bytes() {
-        // A fixed xorshift sequence: the same cases on every run.
-        let mut state = 0x9594_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for _ in 0..20_000 {
-            let len = usize::try_from(next() % 24).unwrap();
-            let bytes: Vec<u8> = (0..len).map(|_| next().to_le_bytes()[3]).collect();
+        for bytes in pseudo_random_inputs(0x9594) {
             assert_eq!(
                 direct_first(&bytes),
                 ciborium_only(&bytes),

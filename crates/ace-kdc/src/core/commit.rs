@@ -121,14 +121,7 @@ impl std::fmt::Debug for GroupCommit {
 impl GroupCommit {
     /// Starts the writer thread on `store`.
     pub(crate) fn start(store: Arc<dyn Store>) -> std::io::Result<Self> {
-        let shared = Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            cv: Condvar::new(),
-            min_epoch: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            transactions: AtomicU64::new(0),
-            batches: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new());
         let s = shared.clone();
         let thread = std::thread::Builder::new()
             .name("kdc-store-writer".into())
@@ -203,6 +196,17 @@ impl Drop for InFlight {
 }
 
 impl Shared {
+    fn new() -> Self {
+        Self {
+            queue: Mutex::new(Queue::default()),
+            cv: Condvar::new(),
+            min_epoch: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            transactions: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+        }
+    }
+
     /// Queues a batch for the writer.
     fn push(&self, epoch: u64, changes: Vec<Change>) -> Arc<Done> {
         let done = Arc::new(Done::default());
@@ -496,14 +500,7 @@ mod tests {
     }
 
     fn bare_shared() -> Arc<Shared> {
-        Arc::new(Shared {
-            queue: Mutex::new(Queue::default()),
-            cv: Condvar::new(),
-            min_epoch: AtomicU64::new(0),
-            in_flight: AtomicUsize::new(0),
-            transactions: AtomicU64::new(0),
-            batches: AtomicU64::new(0),
-        })
+        Arc::new(Shared::new())
     }
 
     /// Runs [`gather`] as the writer does, with `window`, after `then` ran
@@ -531,6 +528,22 @@ mod tests {
 
     const LONG: Duration = Duration::from_secs(10);
 
+    /// The wait lasted until the helper acted (20 ms) and ended then, not
+    /// at the end of the window.
+    fn woken_by_the_helper(waited: Duration) {
+        assert!(waited >= Duration::from_millis(20), "{waited:?}");
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+    }
+
+    /// Two requests in progress, the first with its batch queued.
+    fn one_of_two_queued() -> (Arc<Shared>, InFlight, InFlight) {
+        let shared = bare_shared();
+        let a = Shared::request(&shared);
+        let b = Shared::request(&shared);
+        shared.push(0, vec![member("a")]);
+        (shared, a, b)
+    }
+
     #[test]
     fn a_writer_does_not_wait_when_no_request_is_in_progress() {
         let shared = bare_shared();
@@ -549,39 +562,28 @@ mod tests {
 
     #[test]
     fn a_writer_waits_for_the_batch_of_a_request_in_progress() {
-        let shared = bare_shared();
-        let _a = Shared::request(&shared);
-        let _b = Shared::request(&shared);
-        shared.push(0, vec![member("a")]);
+        let (shared, _a, _b) = one_of_two_queued();
         // b queues its batch 20 ms later: the writer waited for it, and
         // was woken by it rather than by the window.
         let s = shared.clone();
         let (waited, held) = gathered(&shared, LONG, move || {
             s.push(0, vec![member("b")]);
         });
-        assert!(waited >= Duration::from_millis(20), "{waited:?}");
-        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        woken_by_the_helper(waited);
         assert_eq!(held, 2);
     }
 
     #[test]
     fn a_request_answered_without_a_batch_ends_the_wait() {
-        let shared = bare_shared();
-        let _a = Shared::request(&shared);
-        let b = Shared::request(&shared);
-        shared.push(0, vec![member("a")]);
+        let (shared, _a, b) = one_of_two_queued();
         let (waited, held) = gathered(&shared, LONG, move || drop(b));
-        assert!(waited >= Duration::from_millis(20), "{waited:?}");
-        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        woken_by_the_helper(waited);
         assert_eq!(held, 1);
     }
 
     #[test]
     fn the_window_bounds_the_wait() {
-        let shared = bare_shared();
-        let _a = Shared::request(&shared);
-        let _b = Shared::request(&shared);
-        shared.push(0, vec![member("a")]);
+        let (shared, _a, _b) = one_of_two_queued();
         let (waited, held) = gathered(&shared, Duration::from_millis(30), || {});
         assert!(waited >= Duration::from_millis(30), "{waited:?}");
         assert_eq!(held, 1);
