@@ -555,6 +555,17 @@ mod tests {
         ] {
             same_as_ciborium_around(bytes);
         }
+        // Strings longer than ciborium's scratch buffer, with characters
+        // across its chunk boundaries.
+        for long in [
+            Value::Text("ü".repeat(3000) + "€x" + &"€".repeat(2000)),
+            Value::Bytes(vec![0xc3; 9000]),
+        ] {
+            let bytes = to_vec(&long);
+            assert_eq!(direct_first(&bytes), ciborium_only(&bytes));
+            let cut = &bytes[..bytes.len() - 1];
+            assert_eq!(direct_first(cut), ciborium_only(cut));
+        }
         // Nesting on both sides of the direct decoder's own depth limit and
         // of MAX_DEPTH.
         for depth in [15, 16, 17, 31, 32, 33, 40] {
