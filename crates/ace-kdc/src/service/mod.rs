@@ -54,7 +54,7 @@ use crate::core::{
 use crate::model::ChannelId;
 use crate::store::{SqliteStore, Store};
 use ace_coap::fault::FaultConfig;
-use ace_coap::handler::{Layer, SharedHandler};
+use ace_coap::handler::{Layer, Middleware, SharedHandler};
 use ace_coap::oscore::{self as coap_oscore, OscoreContexts, Persistence};
 use ace_coap::request::Origin;
 use ace_coap::tap::TapSink;
@@ -341,11 +341,7 @@ impl KdcService {
         for inner in options.inner_layers.iter().rev() {
             handler = inner.layer(handler);
         }
-        let handler = contexts.server_layer().layer(handler);
-        let handler: SharedHandler = Arc::new(Counted {
-            inner: handler,
-            shared: shared.clone(),
-        });
+        let handler = counted(contexts.server_layer().layer(handler), &shared);
         let endpoint = builder.bind(handler).await?;
         let _ = shared.endpoint.set(endpoint.clone());
         let (stop, stopped) = watch::channel(false);
@@ -409,26 +405,19 @@ struct KdcHandler(Arc<Shared>);
 
 /// The outermost handler: counts each request in progress, from the moment
 /// the endpoint hands it over (before OSCORE) until its response, for the
-/// group-commit writer ([`crate::core::InFlight`]).
-struct Counted {
-    inner: SharedHandler,
-    shared: Arc<Shared>,
-}
-
-impl ace_coap::Handler for Counted {
-    fn call(&self, request: Request) -> ace_coap::BoxFuture<Response> {
-        let in_flight = self.shared.kdc.request_in_flight();
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            let response = response.await;
+/// group-commit writer ([`crate::core::InFlight`]). The count starts in the
+/// closure itself, which runs when the endpoint calls the handler, not at
+/// the first poll of the future it returns.
+fn counted(inner: SharedHandler, shared: &Arc<Shared>) -> SharedHandler {
+    let shared = shared.clone();
+    Middleware::wrap(inner, move |request: Request, next: SharedHandler| {
+        let in_flight = shared.kdc.request_in_flight();
+        async move {
+            let response = next.call(request).await;
             drop(in_flight);
             response
-        })
-    }
-
-    fn observation_ended(&self, ended: &ace_coap::ObservationEnded) {
-        self.inner.observation_ended(ended);
-    }
+        }
+    })
 }
 
 fn method(m: ace_coap::Method) -> Method {
