@@ -15,11 +15,13 @@
 //! every input it handles gets the `Value` ciborium would build (tested
 //! against ciborium in `cbor::tests`).
 //!
-//! [`encode`] writes what ciborium writes for such a value: shortest heads,
-//! definite lengths, entries in order. It declines values holding a float
+//! [`encode`] writes what ciborium writes for such a value with the writers
+//! of [`crate::cbor_write`]: shortest heads, definite lengths, entries in
+//! order. It declines values holding a float
 //! (ciborium picks among three float widths), which the caller then
 //! encodes with ciborium.
 
+use crate::cbor_write::{self as write, Major};
 use ciborium::Value;
 use ciborium::value::Integer;
 
@@ -138,65 +140,31 @@ pub(crate) fn encode(value: &Value, out: &mut Vec<u8>) -> bool {
         Value::Integer(n) => {
             let n = i128::from(*n);
             // A ciborium integer lies in [-2^64, 2^64 - 1]: one head.
-            match u64::try_from(n) {
-                Ok(n) => head(out, 0, n),
-                Err(_) => match u64::try_from(-1 - n) {
-                    Ok(n) => head(out, 1, n),
-                    Err(_) => return false,
-                },
+            match (u64::try_from(n), u64::try_from(-1 - n)) {
+                (Ok(n), _) => write::uint(out, n),
+                (_, Ok(n)) => write::head(out, Major::Negative, n),
+                _ => return false,
             }
         }
-        Value::Bytes(b) => {
-            head(out, 2, b.len() as u64);
-            out.extend_from_slice(b);
-        }
-        Value::Text(t) => {
-            head(out, 3, t.len() as u64);
-            out.extend_from_slice(t.as_bytes());
-        }
+        Value::Bytes(b) => write::bytes(out, b),
+        Value::Text(t) => write::text(out, t),
         Value::Array(items) => {
-            head(out, 4, items.len() as u64);
-            for item in items {
-                if !encode(item, out) {
-                    return false;
-                }
-            }
+            write::array(out, items.len());
+            return items.iter().all(|item| encode(item, out));
         }
         Value::Map(entries) => {
-            head(out, 5, entries.len() as u64);
-            for (k, v) in entries {
-                if !encode(k, out) || !encode(v, out) {
-                    return false;
-                }
-            }
+            write::map(out, entries.len());
+            return entries
+                .iter()
+                .all(|(k, v)| encode(k, out) && encode(v, out));
         }
         Value::Tag(tag, inner) => {
-            head(out, 6, *tag);
+            write::tag(out, *tag);
             return encode(inner, out);
         }
-        Value::Bool(false) => out.push(0xf4),
-        Value::Bool(true) => out.push(0xf5),
-        Value::Null => out.push(0xf6),
+        Value::Bool(b) => write::boolean(out, *b),
+        Value::Null => write::null(out),
         _ => return false,
     }
     true
-}
-
-/// A head in its shortest form (RFC 8949 section 4.2.1).
-fn head(out: &mut Vec<u8>, major: u8, argument: u64) {
-    let major = major << 5;
-    if argument < 24 {
-        out.push(major | argument as u8);
-    } else if let Ok(a) = u8::try_from(argument) {
-        out.extend_from_slice(&[major | 24, a]);
-    } else if let Ok(a) = u16::try_from(argument) {
-        out.push(major | 25);
-        out.extend_from_slice(&a.to_be_bytes());
-    } else if let Ok(a) = u32::try_from(argument) {
-        out.push(major | 26);
-        out.extend_from_slice(&a.to_be_bytes());
-    } else {
-        out.push(major | 27);
-        out.extend_from_slice(&argument.to_be_bytes());
-    }
 }

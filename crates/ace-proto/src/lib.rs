@@ -6,6 +6,7 @@
 pub mod authz_info;
 pub mod cbor;
 mod cbor_direct;
+pub mod cbor_write;
 pub mod code;
 pub mod consts;
 pub mod credential;

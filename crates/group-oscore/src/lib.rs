@@ -45,9 +45,12 @@
 //! With those accounted for, aiocoap reproduces every value of the computed
 //! Group OSCORE vectors and of the RFC 9203 example context.
 
+// The CBOR writers of the per-message structures (HKDF `info`, `aad_array`,
+// `Enc_structure`, `Countersign_structure`).
+use ace_proto::cbor_write as cbor;
+
 pub mod aad;
 pub mod algorithm;
-mod cbor;
 pub mod context;
 pub mod derive;
 pub mod error;
