@@ -10,10 +10,10 @@
 //!   default of [`Kdc::open`](super::Kdc::open).
 //! * **Group commit**: staging appends the batch to a queue; a writer thread
 //!   takes everything queued and writes it in one transaction, then wakes
-//!   the waiters. Under concurrency (see [`gathers`]) it first waits for
-//!   more, but only while requests are in progress that do not wait for it
-//!   yet (see [`InFlight`]) and for at most a millisecond; a lone batch is
-//!   written at once. Concurrent transitions share a transaction (and, with
+//!   the waiters. It first waits for more, but only while requests are in
+//!   progress that do not wait for it yet (see [`InFlight`]) and for at
+//!   most a millisecond, so a lone batch is written at once. Concurrent
+//!   transitions share a transaction (and, with
 //!   `synchronous = FULL`, an fsync), and no storage I/O happens under the
 //!   state lock. Batches are written in staging order, so the store always
 //!   holds a prefix of the transitions the memory went through.
@@ -238,36 +238,25 @@ impl Shared {
         }
     }
 
-    /// Whether requests are in progress that have not queued a batch
-    /// (batches of timers and operator commands count as requests' here,
-    /// which only ends a gathering sooner).
+    /// Whether requests are in progress that have not queued a batch yet.
+    /// Batches of timers and operator commands are counted as if requests
+    /// had queued them, which can only end a gathering sooner.
     fn more_coming(&self, q: &Queue) -> bool {
         self.in_flight.load(Ordering::SeqCst) > q.jobs.len()
     }
 }
 
 /// The longest the writer waits for more batches after the first one
-/// arrived, when [`gathers`] and transitions are running: under load, a
-/// transaction per request costs more CPU than the wait costs latency
-/// (BENCHMARKS.md, "ace-kdc", the group commit window). Without running
-/// transitions no batch is coming that the wait could gather, so a KDC
-/// whose clients all wait for this write (fewer clients than it could
-/// serve) writes at once.
+/// arrived, while requests in progress have not queued theirs: under load,
+/// a transaction per request costs more CPU than the wait costs latency
+/// (BENCHMARKS.md, "ace-kdc", the group commit window). When every request
+/// in progress waits for the writer (a lone client, or fewer clients than
+/// the KDC could serve), no batch is coming that the wait could gather, and
+/// it writes at once.
 const GATHER_WINDOW: Duration = Duration::from_millis(1);
 
 /// Batches after which the writer stops gathering.
 const GATHER_ENOUGH: usize = 32;
-
-/// Whether the writer waits for more batches before writing: only when
-/// transitions are concurrent, that is when the previous transaction
-/// carried more than one batch or more than one is already queued. A lone
-/// transition (a KDC with one client at a time, or a client's own next
-/// request, which waits for this one) gains nothing from the wait, so it
-/// is written at once; under load, batches that arrive during a write
-/// switch the gathering back on.
-fn gathers(previous_transaction: usize, queued: usize) -> bool {
-    previous_transaction > 1 || queued > 1
-}
 
 /// Waits for more batches: until [`GATHER_ENOUGH`] are queued or `window`
 /// has passed, and while more are coming (see [`InFlight`]).
@@ -292,8 +281,6 @@ fn gather<'a>(
 }
 
 fn writer(shared: &Shared, store: &dyn Store) {
-    // Batches carried by the previous transaction.
-    let mut previous = 0;
     loop {
         let jobs = {
             let mut q = lock(&shared.queue);
@@ -306,14 +293,11 @@ fn writer(shared: &Shared, store: &dyn Store) {
             if q.jobs.is_empty() {
                 return;
             }
-            if gathers(previous, q.jobs.len()) {
-                q.gathering = true;
-                q = gather(shared, q, GATHER_WINDOW);
-                q.gathering = false;
-            }
+            q.gathering = true;
+            q = gather(shared, q, GATHER_WINDOW);
+            q.gathering = false;
             std::mem::take(&mut q.jobs)
         };
-        previous = jobs.len();
         let min = shared.min_epoch.load(Ordering::SeqCst);
         let (valid, stale): (Vec<Job>, Vec<Job>) = jobs.into_iter().partition(|j| j.epoch >= min);
         for j in stale {
@@ -487,18 +471,6 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn only_concurrent_transitions_wait_for_company() {
-        // A lone transition after a lone one: written at once.
-        assert!(!gathers(0, 1));
-        assert!(!gathers(1, 1));
-        // Others already queued, or the last transaction was shared.
-        assert!(gathers(1, 2));
-        assert!(gathers(0, 3));
-        assert!(gathers(2, 1));
-        assert!(gathers(11, 1));
-    }
-
     fn bare_shared() -> Arc<Shared> {
         Arc::new(Shared::new())
     }
@@ -546,13 +518,19 @@ mod tests {
 
     #[test]
     fn a_writer_does_not_wait_when_no_request_is_in_progress() {
+        // A batch of no request (a timer's).
         let shared = bare_shared();
         shared.push(0, vec![member("a")]);
         let (waited, held) = gathered(&shared, LONG, || {});
         assert!(waited < Duration::from_secs(5), "{waited:?}");
         assert_eq!(held, 1);
-        // Requests that all queued their batch: nothing more is coming.
+        // A lone request whose batch is queued (one client at a time):
+        // written at once.
         let _a = Shared::request(&shared);
+        let (waited, held) = gathered(&shared, LONG, || {});
+        assert!(waited < Duration::from_secs(5), "{waited:?}");
+        assert_eq!(held, 1);
+        // Requests that all queued their batch: nothing more is coming.
         let _b = Shared::request(&shared);
         shared.push(0, vec![member("b")]);
         let (waited, held) = gathered(&shared, LONG, || {});
