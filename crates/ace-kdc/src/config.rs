@@ -123,7 +123,7 @@ pub struct RawKdc {
     /// [`SocketOptions::SERVER_BUFFER_SIZE`](ace_coap::SocketOptions::SERVER_BUFFER_SIZE),
     /// 4 MiB, which says why.
     #[serde(default = "default_socket_buffer")]
-    pub socket_buffer: usize,
+    pub socket_buffer: i64,
 }
 
 /// One `[[kdc.keys]]` entry: a private signature key of the KDC.
@@ -258,8 +258,8 @@ fn default_rekey_margin() -> u64 {
 fn default_tick_ms() -> u64 {
     500
 }
-fn default_socket_buffer() -> usize {
-    ace_coap::SocketOptions::SERVER_BUFFER_SIZE
+fn default_socket_buffer() -> i64 {
+    ace_coap::SocketOptions::SERVER_BUFFER_SIZE as i64
 }
 fn default_kdc_subject() -> String {
     "kdc".into()
@@ -553,13 +553,8 @@ impl KdcConfig {
         if raw.kdc.audience.is_empty() {
             return Err(ConfigError::invalid("kdc.audience", "must not be empty"));
         }
-        let max_buffer = ace_coap::SocketOptions::MAX_BUFFER_SIZE;
-        if raw.kdc.socket_buffer > max_buffer {
-            return Err(ConfigError::invalid(
-                "kdc.socket_buffer",
-                format!("0 (the system default) to {max_buffer} bytes"),
-            ));
-        }
+        let socket_buffer = ace_coap::SocketOptions::configured_buffer_size(raw.kdc.socket_buffer)
+            .map_err(|e| ConfigError::invalid("kdc.socket_buffer", e))?;
         let mut keys = BTreeMap::new();
         for (i, k) in raw.kdc.keys.iter().enumerate() {
             let field = format!("kdc.keys[{i}]");
@@ -616,7 +611,7 @@ impl KdcConfig {
             rekey_margin: raw.kdc.rekey_margin,
             tick_ms: raw.kdc.tick_ms.clamp(10, 60_000),
             durable_fsync: raw.kdc.durable_fsync,
-            socket_buffer: Some(raw.kdc.socket_buffer).filter(|&b| b > 0),
+            socket_buffer,
             verifier,
             keys,
             groups: Vec::new(),

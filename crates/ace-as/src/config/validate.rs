@@ -180,19 +180,8 @@ impl Validator<'_> {
             };
         let socket_buffer = match &s.socket_buffer {
             None => Some(SocketOptions::SERVER_BUFFER_SIZE),
-            Some(b) => {
-                let max = SocketOptions::MAX_BUFFER_SIZE;
-                let bytes = usize::try_from(*b.get_ref())
-                    .ok()
-                    .filter(|&n| n <= max)
-                    .ok_or_else(|| {
-                        self.at(
-                            b.span(),
-                            format!("socket_buffer must be 0 (the system default) to {max} bytes"),
-                        )
-                    })?;
-                Some(bytes).filter(|&n| n > 0)
-            }
+            Some(b) => SocketOptions::configured_buffer_size(*b.get_ref())
+                .map_err(|e| self.at(b.span(), format!("socket_buffer {e}")))?,
         };
         if let Some(issuer) = &s.issuer
             && issuer.get_ref().is_empty()

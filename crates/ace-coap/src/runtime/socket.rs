@@ -90,6 +90,22 @@ impl SocketOptions {
     /// The largest buffer size: `SO_RCVBUF` and `SO_SNDBUF` take a C `int`,
     /// and a larger value would wrap around to a tiny buffer.
     pub const MAX_BUFFER_SIZE: usize = i32::MAX as usize;
+
+    /// The buffer size a configuration file's `socket_buffer = bytes`
+    /// asks for: `None` for 0 (the system default), an error text for a
+    /// size beyond [`SocketOptions::MAX_BUFFER_SIZE`] or below 0.
+    pub fn configured_buffer_size(bytes: i64) -> Result<Option<usize>, String> {
+        usize::try_from(bytes)
+            .ok()
+            .filter(|&n| n <= Self::MAX_BUFFER_SIZE)
+            .map(|n| Some(n).filter(|&n| n > 0))
+            .ok_or_else(|| {
+                format!(
+                    "must be 0 (the system default) to {} bytes",
+                    Self::MAX_BUFFER_SIZE
+                )
+            })
+    }
 }
 
 /// Logs a warning when the kernel granted a smaller receive buffer than
@@ -211,5 +227,21 @@ mod tests {
         let err = bind_unicast(addr, &options(SocketOptions::MAX_BUFFER_SIZE + 1)).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
         assert!(bind_unicast(addr, &options(SocketOptions::SERVER_BUFFER_SIZE)).is_ok());
+    }
+
+    #[test]
+    fn configured_buffer_sizes() {
+        let max = SocketOptions::MAX_BUFFER_SIZE;
+        assert_eq!(SocketOptions::configured_buffer_size(0), Ok(None));
+        assert_eq!(
+            SocketOptions::configured_buffer_size(65536),
+            Ok(Some(65536))
+        );
+        assert_eq!(
+            SocketOptions::configured_buffer_size(max as i64),
+            Ok(Some(max))
+        );
+        assert!(SocketOptions::configured_buffer_size(max as i64 + 1).is_err());
+        assert!(SocketOptions::configured_buffer_size(-1).is_err());
     }
 }
