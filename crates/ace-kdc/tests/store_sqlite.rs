@@ -307,3 +307,42 @@ fn a_token_on_two_channels_is_refused_as_corrupt() {
         other => panic!("expected a corrupt store, got {other:?}"),
     }
 }
+
+/// A token written again (an access-rights update, a new `kdcchallenge`)
+/// carries the Sender Sequence Number mark the core had when it loaded;
+/// the mark reserved since (RFC 8613 Appendix B.1.1) must not go down, or
+/// a restarted KDC would reuse sequence numbers, and so nonces, on that
+/// channel. Both stores.
+#[test]
+fn a_token_written_again_keeps_its_reserved_sequence_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let stores: [(&str, Arc<dyn Store>); 2] = [
+        (
+            "sqlite",
+            Arc::new(SqliteStore::open(&dir.path().join("kdc.sqlite")).unwrap()),
+        ),
+        ("memory", Arc::new(ace_kdc::store::MemoryStore::default())),
+    ];
+    for (name, store) in stores {
+        let h = Harness::new(store.clone(), GROUPS);
+        let keys = ClientKeys::ed25519();
+        h.client(&keys, &[("g1", REQUESTER)]);
+        let token = store.load().unwrap().tokens.remove(0);
+        assert_eq!(token.channel.sequence_mark, 0);
+        store.reserve_sequence(&token.channel.id, 500).unwrap();
+        store
+            .apply(&[Change::PutToken(Box::new(token.clone()))])
+            .unwrap();
+        let stored = store.load().unwrap().tokens.remove(0);
+        assert_eq!(stored.channel.sequence_mark, 500, "{name}");
+        // A higher mark in the record is taken.
+        let mut higher = token;
+        higher.channel.sequence_mark = 900;
+        store.apply(&[Change::PutToken(Box::new(higher))]).unwrap();
+        assert_eq!(
+            store.load().unwrap().tokens[0].channel.sequence_mark,
+            900,
+            "{name}"
+        );
+    }
+}

@@ -131,9 +131,16 @@ impl Store for MemoryStore {
                     inner.stale.retain(|(g, v, _)| g != group || v >= floor);
                 }
                 Change::PutToken(token) => {
-                    inner
-                        .tokens
-                        .insert(token.channel.id.clone(), (**token).clone());
+                    // As the SQLite store: the mark reserved since never
+                    // goes down (RFC 8613 Appendix B.1.1).
+                    let mut token = (**token).clone();
+                    if let Some(stored) = inner.tokens.get(&token.channel.id) {
+                        token.channel.sequence_mark = token
+                            .channel
+                            .sequence_mark
+                            .max(stored.channel.sequence_mark);
+                    }
+                    inner.tokens.insert(token.channel.id.clone(), token);
                 }
                 Change::DeleteToken(channel) => {
                     inner.tokens.remove(channel);

@@ -131,7 +131,9 @@ pub enum Change {
     /// Insert or replace the token of a channel. A token has one channel
     /// at a time: when a token moves to a new channel (posted again,
     /// RFC 9203 section 4.1), a [`Change::DeleteToken`] of its old channel
-    /// comes before.
+    /// comes before. The stored Sender Sequence Number mark never goes
+    /// down: the record's mark is taken only when it is higher than the one
+    /// reserved since ([`Store::reserve_sequence`]).
     PutToken(Box<TokenRecord>),
     /// Delete the token of a channel.
     DeleteToken(ChannelId),

@@ -330,7 +330,7 @@ fn apply_one(tx: &rusqlite::Transaction<'_>, change: &Change) -> Result<(), Stor
                 "INSERT OR REPLACE INTO tokens (id, scope, expires_at, kdcchallenge, \
                  channel, client_recipient_id, nonce1, nonce2, material, sequence_mark) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-                 MAX(?10, COALESCE((SELECT sequence_mark FROM tokens WHERE channel = ?5 AND id = ?1), 0)))",
+                 MAX(?10, COALESCE((SELECT sequence_mark FROM tokens WHERE channel = ?5), 0)))",
             )?
             .execute(params![
                 t.id,
