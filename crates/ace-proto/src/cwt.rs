@@ -286,8 +286,22 @@ impl PartialEq for ClaimsSet {
 impl ClaimsSet {
     /// Whether the claim with integer key `key` is present.
     pub fn has_claim(&self, key: i64) -> bool {
-        self.known_entries().iter().any(|(k, _)| *k == key)
-            || self.rest.iter().any(|(k, _)| *k == IntOrText::Int(key))
+        let in_field = match key {
+            claim::ISS => self.iss.is_some(),
+            claim::SUB => self.sub.is_some(),
+            claim::AUD => self.aud.is_some(),
+            claim::EXP => self.exp.is_some(),
+            claim::NBF => self.nbf.is_some(),
+            claim::IAT => self.iat.is_some(),
+            claim::CTI => self.cti.is_some(),
+            claim::CNF => self.cnf.is_some(),
+            claim::SCOPE => self.scope.is_some(),
+            claim::ACE_PROFILE => self.ace_profile.is_some(),
+            claim::CNONCE => self.cnonce.is_some(),
+            claim::EXI => self.exi.is_some(),
+            _ => false,
+        };
+        in_field || self.rest.iter().any(|(k, _)| *k == IntOrText::Int(key))
     }
 
     fn known_entries(&self) -> Vec<(i64, Value)> {
@@ -1275,6 +1289,40 @@ mod tests {
                     .map(|_| ()),
                 Ok(())
             );
+        }
+    }
+
+    /// `has_claim` answers from the fields without building the claims;
+    /// it must agree with the entries the encoder writes, for every key.
+    #[test]
+    fn has_claim_agrees_with_the_encoded_entries() {
+        let int = |n: i64| Value::Integer(n.into());
+        let every_claim = Value::Map(vec![
+            (int(claim::ISS), Value::Text("as".into())),
+            (int(claim::SUB), Value::Text("client".into())),
+            (int(claim::AUD), Value::Text("kdc".into())),
+            (int(claim::EXP), int(2000)),
+            (int(claim::NBF), int(1000)),
+            (int(claim::IAT), int(900)),
+            (int(claim::CTI), Value::Bytes(vec![1])),
+            (
+                int(claim::CNF),
+                Value::Map(vec![(int(3), Value::Bytes(vec![7]))]),
+            ),
+            (int(claim::SCOPE), Value::Text("r".into())),
+            (int(claim::ACE_PROFILE), int(2)),
+            (int(claim::CNONCE), Value::Bytes(vec![2])),
+            (int(claim::EXI), int(60)),
+            (int(99), int(0)),
+        ]);
+        let full = ClaimsSet::from_value(every_claim).unwrap();
+        for set in [full, claims(), ClaimsSet::default()] {
+            let encoded: Vec<i64> = set.known_entries().iter().map(|(k, _)| *k).collect();
+            for key in -5..=120 {
+                let expected = encoded.contains(&key)
+                    || set.rest.iter().any(|(k, _)| *k == IntOrText::Int(key));
+                assert_eq!(set.has_claim(key), expected, "claim {key} in {set:?}");
+            }
         }
     }
 
