@@ -1,8 +1,10 @@
-//! A CoAP endpoint (RFC 7252) on tokio and the coap-lite message codec:
-//! server and client on one UDP socket, with the message layer, block-wise
-//! transfer (RFC 7959), Observe (RFC 7641), FETCH/PATCH/iPATCH (RFC 8132),
-//! resource discovery (RFC 6690), group requests over multicast (RFC 7252
-//! section 8), a traffic tap (pcap and trace) and fault injection.
+//! A CoAP endpoint (RFC 7252) on tokio: server and client on one UDP
+//! socket, with the message layer, block-wise transfer (RFC 7959), Observe
+//! (RFC 7641), FETCH/PATCH/iPATCH (RFC 8132), resource discovery
+//! (RFC 6690), group requests over multicast (RFC 7252 section 8), a
+//! traffic tap (pcap and trace) and fault injection. Datagrams go through
+//! the endpoint's own codec ([`wire`]); the OSCORE layer hands
+//! `coap_lite::Packet`s to `group-oscore`.
 //!
 //! # Layering
 //!
@@ -15,7 +17,7 @@
 //!   endpoint::Endpoint (sans-I/O): Observe registry, block-wise (outer, RFC 7959),
 //!                                  message layer (CON/ACK/RST, dedup, NSTART)
 //!   ------------------------------------------------------------------------
-//!   wire (coap-lite codec)  <->  runtime driver task (tokio UdpSocket, timers, taps, faults)
+//!   wire (datagram codec)   <->  runtime driver task (tokio UdpSocket, timers, taps, faults)
 //! ```
 //!
 //! * [`endpoint::Endpoint`] is a deterministic state machine without

@@ -349,6 +349,15 @@ impl Options {
         self.entries.insert(at, (number, value.into()));
     }
 
+    /// Appends an option read from the wire, where numbers never decrease
+    /// (RFC 7252 section 3.1); anything else goes through [`Options::push`].
+    pub(crate) fn push_in_order(&mut self, number: u16, value: Vec<u8>) {
+        match self.entries.last() {
+            Some((last, _)) if *last > number => self.push(number, value),
+            _ => self.entries.push((number, value)),
+        }
+    }
+
     /// Replaces all values of option `number` with `value`.
     pub fn set(&mut self, number: u16, value: impl Into<Vec<u8>>) {
         self.remove(number);
