@@ -105,6 +105,8 @@ pub mod router;
 pub mod runtime;
 pub mod security;
 pub mod tap;
+#[cfg(test)]
+mod test_rng;
 pub mod uri;
 pub mod wire;
 

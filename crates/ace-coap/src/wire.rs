@@ -288,8 +288,9 @@ fn read_options(bytes: &[u8], mut idx: usize, options: &mut Options) -> Result<u
     Ok(idx)
 }
 
-/// Decodes a datagram into a [`Message`] (RFC 7252 section 3).
-pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+/// Checks the first header byte (RFC 7252 section 3) and returns the token
+/// length.
+fn check_header(bytes: &[u8]) -> Result<u8, DecodeError> {
     if bytes.len() < 4 {
         return Err(DecodeError::TooShort);
     }
@@ -301,6 +302,12 @@ pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
     if tkl > 8 {
         return Err(DecodeError::ReservedTokenLength(tkl));
     }
+    Ok(tkl)
+}
+
+/// Decodes a datagram into a [`Message`] (RFC 7252 section 3).
+pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+    let tkl = check_header(bytes)?;
     let token_end = 4 + usize::from(tkl);
     let token = bytes
         .get(4..token_end)
@@ -381,6 +388,7 @@ pub fn encode_empty(mtype: MessageType, mid: u16) -> [u8; 4] {
 mod tests {
     use super::*;
     use crate::option::number;
+    use crate::test_rng::XorShift;
 
     /// RFC 7252 Appendix A, Figure 16-style GET: CON, GET, MID 0x7d34,
     /// Uri-Path "temperature".
@@ -469,18 +477,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn option_value_ending_in_ff_is_not_a_payload_marker() {
+    /// A CON GET with MID 1, no token and the single option `number`.
+    fn get_with_option(number: u16, value: Vec<u8>) -> Message {
         let mut options = Options::new();
-        options.push(number::ETAG, vec![0x01, 0xff]);
-        let m = Message {
+        options.push(number, value);
+        Message {
             mtype: MessageType::Con,
             code: 0x01,
             mid: 1,
             token: Token::EMPTY,
             options,
             payload: Vec::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn option_value_ending_in_ff_is_not_a_payload_marker() {
+        let m = get_with_option(number::ETAG, vec![0x01, 0xff]);
         let bytes = encode(&m, 100).unwrap();
         assert_eq!(decode(&bytes).unwrap(), m);
     }
@@ -501,17 +514,7 @@ mod tests {
     /// The codec this module had before: checks of its own, then coap-lite.
     /// The differential tests below hold the direct codec to it.
     fn decode_with_coap_lite(bytes: &[u8]) -> Result<Message, DecodeError> {
-        if bytes.len() < 4 {
-            return Err(DecodeError::TooShort);
-        }
-        let version = bytes[0] >> 6;
-        if version != 1 {
-            return Err(DecodeError::UnknownVersion(version));
-        }
-        let tkl = bytes[0] & 0x0f;
-        if tkl > 8 {
-            return Err(DecodeError::ReservedTokenLength(tkl));
-        }
+        let tkl = check_header(bytes)?;
         if bytes.len() < 4 + usize::from(tkl) {
             return Err(DecodeError::MalformedOptions);
         }
@@ -562,28 +565,12 @@ mod tests {
         packet.to_bytes_unlimited().unwrap()
     }
 
-    /// A deterministic xorshift generator for the generated cases.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0
-        }
-
-        fn below(&mut self, n: u64) -> usize {
-            (self.next() % n) as usize
-        }
-    }
-
     /// Option value lengths on both sides of each nibble boundary.
     const LENGTHS: [usize; 9] = [0, 1, 12, 13, 14, 268, 269, 270, 1100];
     /// Option deltas on both sides of each nibble boundary.
     const DELTAS: [u16; 10] = [0, 1, 12, 13, 14, 268, 269, 270, 2048, 65000];
 
-    fn generated_message(rng: &mut Rng) -> Message {
+    fn generated_message(rng: &mut XorShift) -> Message {
         let mut options = Options::new();
         let mut number = 0u16;
         for _ in 0..rng.below(6) {
@@ -624,7 +611,7 @@ mod tests {
 
     #[test]
     fn encoding_matches_coap_lite_byte_for_byte() {
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
         for _ in 0..5_000 {
             let m = generated_message(&mut rng);
             let bytes = encode(&m, usize::MAX).unwrap();
@@ -635,7 +622,7 @@ mod tests {
 
     #[test]
     fn decoding_matches_coap_lite_on_valid_truncated_and_mutated_datagrams() {
-        let mut rng = Rng(0x0123_4567_89ab_cdef);
+        let mut rng = XorShift(0x0123_4567_89ab_cdef);
         let mut compared = 0;
         for _ in 0..400 {
             let bytes = encode(&generated_message(&mut rng), usize::MAX).unwrap();
@@ -671,16 +658,7 @@ mod tests {
 
     #[test]
     fn oversized_option_values_are_refused() {
-        let mut options = Options::new();
-        options.push(number::URI_PATH, vec![b'a'; 65_804]);
-        let mut m = Message {
-            mtype: MessageType::Con,
-            code: 0x01,
-            mid: 1,
-            token: Token::EMPTY,
-            options,
-            payload: Vec::new(),
-        };
+        let mut m = get_with_option(number::URI_PATH, vec![b'a'; 65_804]);
         let fits = encode(&m, usize::MAX).unwrap();
         assert_eq!(decode(&fits).as_ref(), Ok(&m));
         m.options.set(number::URI_PATH, vec![b'a'; 65_805]);
@@ -690,16 +668,10 @@ mod tests {
     #[test]
     fn no_panic_on_arbitrary_bytes() {
         // A cheap deterministic sweep over short inputs and mutated messages.
-        let mut seed = 0x1234_5678_9abc_def0u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = XorShift(0x1234_5678_9abc_def0);
         for _ in 0..20_000 {
-            let len = (next() % 40) as usize;
-            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let len = rng.below(40);
+            let mut bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             if !bytes.is_empty() {
                 bytes[0] = (bytes[0] & 0x3f) | 0x40;
             }

@@ -7,6 +7,7 @@ use crate::config::ProtocolConfig;
 use crate::option::{Options, number};
 use crate::request::{Method, Origin, Request};
 use crate::response::{Code, Response, codes};
+use crate::test_rng::XorShift;
 use crate::wire::{self, Message, MessageType, Token};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -238,20 +239,6 @@ fn client_and_server(handler: Handler) -> (Sim, usize, usize) {
     let c = sim.add(addr(1), fast(), Box::new(|_| Some(Response::not_found())));
     let s = sim.add(addr(2), fast(), handler);
     (sim, c, s)
-}
-
-/// A tiny deterministic generator for loss patterns.
-struct XorShift(u64);
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        (self.next() % 10_000) as f64 / 10_000.0 < p
-    }
 }
 
 #[test]
