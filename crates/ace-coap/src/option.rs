@@ -349,13 +349,11 @@ impl Options {
         self.entries.insert(at, (number, value.into()));
     }
 
-    /// Appends an option read from the wire, where numbers never decrease
-    /// (RFC 7252 section 3.1); anything else goes through [`Options::push`].
-    pub(crate) fn push_in_order(&mut self, number: u16, value: Vec<u8>) {
-        match self.entries.last() {
-            Some((last, _)) if *last > number => self.push(number, value),
-            _ => self.entries.push((number, value)),
-        }
+    /// Appends an option read from the wire, where each number is the
+    /// previous one plus a delta (RFC 7252 section 3.1), so never lower.
+    pub(crate) fn push_last(&mut self, number: u16, value: Vec<u8>) {
+        debug_assert!(self.entries.last().is_none_or(|(last, _)| *last <= number));
+        self.entries.push((number, value));
     }
 
     /// Replaces all values of option `number` with `value`.
